@@ -1,0 +1,55 @@
+"""modomodo: find the data mixture that makes RLVR on vision-language models generalise best.
+
+This module is the public API that plugins import; nothing else in the package is promised.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .datasets import DatasetSource, LoadRequest, Row
+from .errors import (
+    ConfigError,
+    DatasetError,
+    HistoryError,
+    ModomodoError,
+    PluginError,
+    TrialError,
+    UsageError,
+)
+from .hookspecs import hookimpl
+from .mixture import Mixture, MixtureError
+from .optimizers import MixtureOptimizer, Observation, OptimizerFactory
+from .trainers import DomainData, GenerateRequest, Trainer, TrainOutcome, TrainRequest
+from .verifiers import CompositeReward, RewardBreakdown, Verifier
+
+try:
+    __version__ = version("modomodo")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0+unknown"
+
+__all__ = [
+    "CompositeReward",
+    "ConfigError",
+    "DatasetError",
+    "DatasetSource",
+    "DomainData",
+    "GenerateRequest",
+    "HistoryError",
+    "LoadRequest",
+    "Mixture",
+    "MixtureError",
+    "MixtureOptimizer",
+    "ModomodoError",
+    "Observation",
+    "OptimizerFactory",
+    "PluginError",
+    "RewardBreakdown",
+    "Row",
+    "TrainOutcome",
+    "TrainRequest",
+    "Trainer",
+    "TrialError",
+    "UsageError",
+    "Verifier",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,371 @@
+"""The study config: frozen attrs classes loaded from TOML with cattrs.
+
+Unknown keys are rejected and every error names the file, the key path, the bad
+value and what was expected. Defaults are documented in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.preconf.tomllib import make_converter
+
+from .errors import ConfigError
+from .mixture import SUM_TOLERANCE
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BboxConvention = Literal["pixels", "rel1000", "resized-input"]
+Group = Literal["in", "out"]
+
+
+def _positive(instance, attribute, value):
+    if value is not None and not value > 0:
+        raise ValueError(f"{attribute.name}: expected a number > 0, got {value!r}")
+
+
+def _non_negative(instance, attribute, value):
+    if value is not None and not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name}: expected a finite number >= 0, got {value!r}")
+
+
+def _fraction(instance, attribute, value):
+    if not 0 <= value <= 1:
+        raise ValueError(f"{attribute.name}: expected a number between 0 and 1, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class StudyConfig:
+    name: str
+    output_dir: str = "runs"
+    seed: int = 42
+    budget: int = attrs.field(default=12, validator=_positive)
+    objective: str = "out_score"
+    confirm_seeds: int = attrs.field(default=0, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class ModelConfig:
+    trainer: str = "trl-grpo"
+    embedded: str | None = None
+    path: str | None = None
+    trust_remote_code: bool = False
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self):
+        if self.embedded is not None and self.path is not None:
+            raise ValueError(f"path: give either 'embedded' or 'path', not both (embedded={self.embedded!r})")
+        if self.embedded is None and self.path is None:
+            object.__setattr__(self, "embedded", "tiny-qwen2vl")
+
+
+@attrs.frozen(kw_only=True)
+class LoraConfig:
+    r: int = attrs.field(default=16, validator=_positive)
+    alpha: int = attrs.field(default=32, validator=_positive)
+    dropout: float = attrs.field(default=0.05, validator=_fraction)
+    target_modules: list[str] = attrs.field(factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+@attrs.frozen(kw_only=True)
+class TrainConfig:
+    """GRPO settings. Defaults are the paper's (paper.md section 3)."""
+
+    steps: int = attrs.field(default=2000, validator=_positive)
+    num_generations: int = attrs.field(default=6, validator=_positive)
+    batch_size: int = attrs.field(default=12, validator=_positive)
+    gradient_accumulation_steps: int = attrs.field(default=1, validator=_positive)
+    learning_rate: float = attrs.field(default=1e-6, validator=_positive)
+    warmup_ratio: float = attrs.field(default=0.1, validator=_fraction)
+    beta: float = attrs.field(default=0.04, validator=_non_negative)
+    temperature: float = attrs.field(default=1.0, validator=_positive)
+    max_prompt_length: int | None = attrs.field(default=None, validator=_positive)
+    max_completion_length: int = attrs.field(default=256, validator=_positive)
+    freeze_vision: bool = True
+    on_exhausted: Literal["stop", "repeat"] = "stop"
+    lora: LoraConfig | None = None
+    report_to: list[str] = attrs.field(factory=list)
+    save_checkpoint: bool = False
+    logging_steps: int = attrs.field(default=10, validator=_positive)
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self):
+        if self.batch_size % self.num_generations:
+            raise ValueError(
+                f"batch_size: expected a multiple of num_generations ({self.num_generations}), got {self.batch_size}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class EvalConfig:
+    """How benchmarks are answered. ``limit`` caps rows per benchmark unless the benchmark sets its own."""
+
+    mode: Literal["greedy", "sampled"] = "greedy"
+    samples: int = attrs.field(default=4, validator=_positive)
+    temperature: float = attrs.field(default=1.0, validator=_positive)
+    max_new_tokens: int = attrs.field(default=128, validator=_positive)
+    batch_size: int = attrs.field(default=32, validator=_positive)
+    limit: int | None = attrs.field(default=None, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class RewardWeights:
+    accuracy: float = attrs.field(default=2.0, validator=_non_negative)
+    iou: float = attrs.field(default=2.0, validator=_non_negative)
+    format: float = attrs.field(default=1.0, validator=_non_negative)
+
+
+def _verifier_names(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+@attrs.frozen(kw_only=True)
+class DomainConfig:
+    """A training domain: where its rows come from and how they are rewarded."""
+
+    source: str
+    verifier: str | list[str] = attrs.field(converter=_verifier_names)
+    path: str | None = None
+    split: str = "train"
+    format: str = "format"
+    weights: RewardWeights = attrs.field(factory=RewardWeights)
+    weight: float | None = attrs.field(default=None, validator=_non_negative)
+    bbox: BboxConvention = "pixels"
+    limit: int | None = attrs.field(default=None, validator=_positive)
+    columns: dict[str, str] = attrs.field(factory=dict)
+    options: dict[str, Any] = attrs.field(factory=dict)
+    max_bad_fraction: float = attrs.field(default=0.05, validator=_fraction)
+
+
+@attrs.frozen(kw_only=True)
+class BenchmarkConfig:
+    """An evaluation set. Its score is the mean of its verifier over examples (the metric)."""
+
+    source: str
+    verifier: str
+    group: Group
+    path: str | None = None
+    split: str = "test"
+    format: str = "format"
+    bbox: BboxConvention = "pixels"
+    limit: int | None = attrs.field(default=None, validator=_positive)
+    columns: dict[str, str] = attrs.field(factory=dict)
+    options: dict[str, Any] = attrs.field(factory=dict)
+    max_bad_fraction: float = attrs.field(default=0.05, validator=_fraction)
+
+
+@attrs.frozen(kw_only=True)
+class OptimizerConfig:
+    name: str = "botorch-gp"
+    initial: Literal["seed", "dirichlet", "none"] = "seed"
+    batch: int = attrs.field(default=1, validator=_positive)
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class ExecutorConfig:
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    max_concurrent: int = attrs.field(default=2, validator=_positive)
+    num_cpus: float = attrs.field(default=1, validator=_positive)
+    num_gpus: float = attrs.field(default=0, validator=_non_negative)
+    retries: int = attrs.field(default=0, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    study: StudyConfig
+    domains: dict[str, DomainConfig]
+    benchmarks: dict[str, BenchmarkConfig] = attrs.field(factory=dict)
+    model: ModelConfig = attrs.field(factory=ModelConfig)
+    train: TrainConfig = attrs.field(factory=TrainConfig)
+    eval: EvalConfig = attrs.field(factory=EvalConfig)
+    optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
+    executor: ExecutorConfig = attrs.field(factory=ExecutorConfig)
+
+    @property
+    def domain_names(self) -> list[str]:
+        return list(self.domains)
+
+    def fixed_mixture(self):
+        """The mixture given by ``domains.*.weight``, or None when no domain sets a weight."""
+        from .mixture import Mixture
+
+        weights = {name: d.weight for name, d in self.domains.items()}
+        if all(w is None for w in weights.values()):
+            return None
+        return Mixture({name: w or 0.0 for name, w in weights.items()})
+
+
+converter = make_converter(forbid_extra_keys=True)
+
+
+def _strict(kind: type, expected: str):
+    def structure(value, _):
+        if isinstance(value, bool) and kind is not bool:
+            raise ValueError(f"expected {expected}, got {value!r}")
+        if kind is float and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        return value
+
+    return structure
+
+
+for _kind, _expected in ((int, "an integer"), (float, "a number"), (str, "a string"), (bool, "true or false")):
+    converter.register_structure_hook(_kind, _strict(_kind, _expected))
+
+
+def _structure_literal(value, literal_type):
+    choices = get_args(literal_type)
+    if value not in choices:
+        raise ValueError(f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+converter.register_structure_hook_func(lambda t: getattr(t, "__origin__", None) is Literal, _structure_literal)
+def _structure_names(value, _):
+    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        return value
+    raise ValueError(f"expected a name or a non-empty list of names, got {value!r}")
+
+
+converter.register_structure_hook_func(lambda t: t == (str | list[str]), _structure_names)
+
+
+def _error_lines(error: BaseException, path: str) -> list[str]:
+    """Flatten cattrs' exception groups into 'key.path: message' lines."""
+    if isinstance(error, (ClassValidationError, IterableValidationError)):
+        lines = []
+        for inner in error.exceptions:
+            note = next(iter(getattr(inner, "__notes__", []) or []), None)
+            name = getattr(note, "name", None)
+            if name is None:
+                name = getattr(note, "index", None)
+            inner_path = f"{path}.{name}" if path and name is not None else (str(name) if name is not None else path)
+            lines.extend(_error_lines(inner, inner_path))
+        return lines
+    if isinstance(error, ForbiddenExtraKeysError):
+        keys = ", ".join(f"{path}.{k}" if path else k for k in sorted(error.extra_fields))
+        return [f"{keys}: unknown key(s); check the spelling against docs/config.md"]
+    if isinstance(error, KeyError):
+        return [f"{path}.{error.args[0]}: required key missing" if path else f"{error.args[0]}: required key missing"]
+    message = str(error)
+    field, sep, rest = message.partition(": ")
+    if sep and field.isidentifier() and " " not in field:
+        return [f"{path}.{field}: {rest}" if path else f"{field}: {rest}"]
+    return [f"{path}: {message}" if path else message]
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config; raise ConfigError naming the file and key path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    return config_from_dict(data, source=str(path))
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<config>") -> Config:
+    try:
+        config = converter.structure(data, Config)
+    except (ClassValidationError, IterableValidationError, ValueError, TypeError, KeyError) as error:
+        lines = _error_lines(error, "")
+        raise ConfigError("\n".join(f"{source}: {line}" for line in lines)) from None
+    problems = _cross_checks(config)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {line}" for line in problems))
+    return config
+
+
+def _cross_checks(config: Config) -> list[str]:
+    problems = []
+    if not config.domains:
+        problems.append("domains: expected at least one [domains.NAME] table")
+    weights = {name: d.weight for name, d in config.domains.items()}
+    given = [w for w in weights.values() if w is not None]
+    if given:
+        total = math.fsum(given)
+        if abs(total - 1) > SUM_TOLERANCE:
+            listed = ", ".join(f"domains.{n}.weight={w}" for n, w in weights.items() if w is not None)
+            problems.append(f"domains.*.weight: expected weights summing to 1, they sum to {total:.6g} ({listed})")
+    objectives = {"in_score", "out_score", *config.benchmarks}
+    if config.study.objective not in objectives:
+        problems.append(
+            f"study.objective: expected one of {', '.join(sorted(objectives))}, got {config.study.objective!r}"
+        )
+    overlap = set(config.domains) & set(config.benchmarks)
+    if overlap:
+        problems.append(f"benchmarks: names must differ from domain names, both have {', '.join(sorted(overlap))}")
+    return problems
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The config with every default filled in, as plain TOML-able data (None values dropped)."""
+    return _drop_none(converter.unstructure(config))
+
+
+def _drop_none(value):
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """A small TOML writer for plain data (tables, scalars, lists of scalars)."""
+    lines: list[str] = []
+
+    def scalar(value) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if isinstance(value, str):
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        if isinstance(value, list):
+            return "[" + ", ".join(scalar(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{_key(k)} = {scalar(v)}" for k, v in value.items()) + "}"
+        raise TypeError(f"cannot write {value!r} as TOML")
+
+    def table(prefix: str, mapping: dict[str, Any]) -> None:
+        plain = {k: v for k, v in mapping.items() if not isinstance(v, dict) or not _is_table(v)}
+        nested = {k: v for k, v in mapping.items() if k not in plain}
+        if prefix and (plain or not nested):
+            lines.append(f"\n[{prefix}]")
+        for key, value in plain.items():
+            lines.append(f"{_key(key)} = {scalar(value)}")
+        for key, value in nested.items():
+            table(f"{prefix}.{_key(key)}" if prefix else _key(key), value)
+
+    table("", data)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _is_table(value: dict) -> bool:
+    return bool(value)
+
+
+def _key(key: str) -> str:
+    return key if key.replace("-", "").replace("_", "").isalnum() else f'"{key}"'

@@ -1,0 +1,77 @@
+"""Trainer backends: train a policy on a mixture, and generate answers for evaluation.
+
+Scoring is not the trainer's business: the core runs the verifiers over what
+``generate`` returns, so every trainer is scored alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from .datasets import Row
+from .mixture import Mixture
+from .verifiers import CompositeReward
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: e.g. ``("train", 40, 200)``."""
+
+
+@attrs.frozen
+class DomainData:
+    """One training domain: its rows and the reward that routes to them."""
+
+    rows: Sequence[Row]
+    reward: CompositeReward
+
+
+@attrs.frozen
+class TrainRequest:
+    """Everything a trainer needs for one trial. ``model`` and ``train`` are the config sections."""
+
+    mixture: Mixture
+    seed: int
+    domains: Mapping[str, DomainData]
+    model: Any
+    train: Any
+    workdir: Path
+    progress: ProgressCallback | None = None
+
+
+@attrs.frozen
+class TrainOutcome:
+    """A trained policy (opaque to the core) and what the run measured (steps, per-domain reward, ...)."""
+
+    policy: Any
+    metrics: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class GenerateRequest:
+    """How to answer evaluation prompts: greedy, or ``samples`` draws at ``temperature``."""
+
+    mode: str = "greedy"
+    samples: int = 1
+    temperature: float = 1.0
+    max_new_tokens: int = 64
+    batch_size: int = 32
+    seed: int = 0
+
+
+class Trainer(Protocol):
+    """The shape a registered trainer has; any object with these members will do."""
+
+    name: str
+    description: str
+
+    def base_policy(self, model: Any, workdir: Path) -> Any:
+        """The untrained (or warm-started) policy the study's trials start from."""
+
+    def train(self, request: TrainRequest) -> TrainOutcome:
+        """Run RL on ``request.mixture`` and return the trained policy."""
+
+    def generate(self, policy: Any, rows: Sequence[Row], request: GenerateRequest) -> list[list[str]]:
+        """One list of completions per row (length 1 for greedy, ``samples`` otherwise)."""
