@@ -17,6 +17,7 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .mixture import Mixture, MixtureError
+from .plugins import get as get_component
 from .optimizers import MixtureOptimizer, Observation, OptimizerFactory
 from .trainers import DomainData, GenerateRequest, Trainer, TrainOutcome, TrainRequest
 from .verifiers import CompositeReward, RewardBreakdown, Verifier
@@ -51,5 +52,6 @@ __all__ = [
     "UsageError",
     "Verifier",
     "__version__",
+    "get_component",
     "hookimpl",
 ]

@@ -1,0 +1,121 @@
+"""One trial: train a policy on a mixture, answer every benchmark, score it in the core."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .config import Config
+from .errors import TrialError
+from .loading import benchmark_metric, domain_reward, load_rows
+from .mixture import Mixture
+from .plugins import get
+from .scoring import BenchmarkScore, aggregate, score_benchmark
+from .trainers import DomainData, GenerateRequest, ProgressCallback, TrainRequest
+
+
+@attrs.frozen
+class TrialResult:
+    """What one trial measured. ``per_example`` (benchmark -> scores) is kept for paired comparisons."""
+
+    mixture: Mixture
+    seed: int
+    benchmarks: Sequence[BenchmarkScore]
+    summary: Mapping[str, float]
+    train_metrics: Mapping[str, Any]
+    wall_time: float
+    per_example: Mapping[str, Sequence[float]] = attrs.field(factory=dict, repr=False)
+
+    def scores(self) -> dict[str, float]:
+        """Flat score columns: in_score, out_score, their stderr, and one column per benchmark."""
+        flat = dict(self.summary)
+        for bench in self.benchmarks:
+            flat[bench.name] = bench.score
+            flat[f"{bench.name}_stderr"] = bench.stderr
+        return flat
+
+
+def generate_request(config: Config, seed: int) -> GenerateRequest:
+    ev = config.eval
+    return GenerateRequest(
+        mode=ev.mode,
+        samples=1 if ev.mode == "greedy" else ev.samples,
+        temperature=ev.temperature,
+        max_new_tokens=ev.max_new_tokens,
+        batch_size=ev.batch_size,
+        seed=seed,
+    )
+
+
+def evaluate(config: Config, policy: Any, seed: int, progress: ProgressCallback | None = None):
+    """Answer every benchmark with ``policy`` and score it; returns (scores, per-example scores).
+
+    Benchmarks are loaded with the study seed, not the trial seed, so every trial is
+    scored on the same examples and trials can be compared pair-wise.
+    """
+    trainer = get("trainers", config.model.trainer)
+    request = generate_request(config, seed)
+    scores, per_example = [], {}
+    for index, (name, entry) in enumerate(config.benchmarks.items()):
+        rows = load_rows(name, entry, seed=config.study.seed, limit=config.eval.limit)
+        metric = benchmark_metric(entry)
+        completions = trainer.generate(policy, rows, request)
+        values = [
+            math.fsum(metric(c, row) for c in answers) / max(len(answers), 1)
+            for answers, row in zip(completions, rows)
+        ]
+        per_example[name] = values
+        scores.append(score_benchmark(name, entry.group, values))
+        if progress is not None:
+            progress("evaluate", index + 1, len(config.benchmarks))
+    return scores, per_example
+
+
+def run_trial(
+    config: Config,
+    mixture: Mixture,
+    seed: int,
+    workdir: Path,
+    progress: ProgressCallback | None = None,
+) -> TrialResult:
+    """Train on ``mixture`` with ``seed``, evaluate, and write ``scores.json`` into ``workdir``."""
+    started = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    trainer = get("trainers", config.model.trainer)
+    domains = {
+        name: DomainData(rows=load_rows(name, entry, seed=seed), reward=domain_reward(entry))
+        for name, entry in config.domains.items()
+        if mixture.get(name, 0.0) > 0
+    }
+    outcome = trainer.train(
+        TrainRequest(
+            mixture=mixture,
+            seed=seed,
+            domains=domains,
+            model=config.model,
+            train=config.train,
+            workdir=workdir,
+            progress=progress,
+        )
+    )
+    loss = outcome.metrics.get("loss")
+    if isinstance(loss, float) and not math.isfinite(loss):
+        raise TrialError(f"training diverged: loss is {loss}")
+    scores, per_example = evaluate(config, outcome.policy, seed, progress)
+    result = TrialResult(
+        mixture=mixture,
+        seed=seed,
+        benchmarks=scores,
+        summary=aggregate(scores),
+        train_metrics=dict(outcome.metrics),
+        wall_time=time.monotonic() - started,
+        per_example=per_example,
+    )
+    (workdir / "per_example.json").write_text(json.dumps(per_example))
+    return result
