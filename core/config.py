@@ -6,6 +6,7 @@ value and what was expected. Defaults are documented in docs/config.md.
 
 from __future__ import annotations
 
+import difflib
 import math
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ from typing import Any, Literal, get_args
 
 import attrs
 import cattrs
+from cattrs.cols import is_mapping, is_sequence, list_structure_factory, mapping_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.tomllib import make_converter
 
 from .errors import ConfigError
@@ -29,8 +32,8 @@ Group = Literal["in", "out"]
 
 
 def _positive(instance, attribute, value):
-    if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name}: expected a number > 0, got {value!r}")
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name}: expected a finite number > 0, got {value!r}")
 
 
 def _non_negative(instance, attribute, value):
@@ -51,6 +54,7 @@ class StudyConfig:
     budget: int = attrs.field(default=12, validator=_positive)
     objective: str = "out_score"
     confirm_seeds: int = attrs.field(default=0, validator=_non_negative)
+    evaluate_base: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -169,6 +173,7 @@ class BenchmarkConfig:
 class OptimizerConfig:
     name: str = "botorch-gp"
     initial: Literal["seed", "dirichlet", "none"] = "seed"
+    initial_trials: int | None = attrs.field(default=None, validator=_positive)
     batch: int = attrs.field(default=1, validator=_positive)
     options: dict[str, Any] = attrs.field(factory=dict)
 
@@ -236,6 +241,29 @@ def _structure_literal(value, literal_type):
 
 
 converter.register_structure_hook_func(lambda t: getattr(t, "__origin__", None) is Literal, _structure_literal)
+
+
+def _check_shape(predicate, make_hook, shape: type, expected: str) -> None:
+    """Reject a scalar where a table or list belongs (cattrs would fail obscurely or split a string)."""
+
+    def factory(type_, conv):
+        structure_inner = make_hook(type_, conv)
+
+        def structure(value, _):
+            if not isinstance(value, shape):
+                raise ValueError(f"expected {expected}, got {value!r}")
+            return structure_inner(value, type_)
+
+        return structure
+
+    converter.register_structure_hook_factory(predicate, factory)
+
+
+_check_shape(attrs.has, make_dict_structure_fn, dict, "a table")
+_check_shape(is_mapping, mapping_structure_factory, dict, "a table")
+_check_shape(is_sequence, list_structure_factory, list, "a list")
+
+
 def _structure_names(value, _):
     if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
         return value
@@ -258,10 +286,17 @@ def _error_lines(error: BaseException, path: str) -> list[str]:
             lines.extend(_error_lines(inner, inner_path))
         return lines
     if isinstance(error, ForbiddenExtraKeysError):
-        keys = ", ".join(f"{path}.{k}" if path else k for k in sorted(error.extra_fields))
-        return [f"{keys}: unknown key(s); check the spelling against docs/config.md"]
+        known = [field.name for field in attrs.fields(error.cl)]
+        lines = []
+        for key in sorted(error.extra_fields):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(known)}"
+            lines.append(f"{path}.{key}: unknown key; {hint} (see docs/config.md)" if path else
+                         f"{key}: unknown key; {hint} (see docs/config.md)")
+        return lines
     if isinstance(error, KeyError):
-        return [f"{path}.{error.args[0]}: required key missing" if path else f"{error.args[0]}: required key missing"]
+        # cattrs notes the missing attribute's name, so ``path`` already ends with it.
+        return [f"{path or error.args[0]}: required key missing"]
     message = str(error)
     field, sep, rest = message.partition(": ")
     if sep and field.isidentifier() and " " not in field:
