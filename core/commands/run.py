@@ -1,0 +1,28 @@
+"""``modomodo run CONFIG``: the study, resumable, with a live view and a final report."""
+
+import click
+
+from ..config import load_config
+from ..live import StudyView
+from ..report import write_report
+from ..study import Study
+
+
+@click.command(name="run")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--restart", is_flag=True, help="Start afresh; the earlier run directory is kept, renamed.")
+def command(config_path, restart):
+    """Run the mixture study in CONFIG. Running it again resumes where it stopped."""
+    config = load_config(config_path)
+    with StudyView(config) as view:
+        study = Study(config, config_path, restart=restart, view=view)
+        earlier = study.ledger.finished()
+        if earlier:
+            view.say(f"Resuming {study.run_dir}: {len(earlier)} finished trial(s) read from the ledger.")
+            view.resumed(earlier)
+        try:
+            study.run()
+        finally:
+            if study.ledger.finished():
+                report = write_report(study.run_dir)
+                view.say(f"Report: {report}")

@@ -1,0 +1,261 @@
+"""The study report: ``report.md``, PNG plots and ``summary.json``, rebuilt from the ledger alone."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load_config
+from .errors import ModomodoError, UsageError
+from .ledger import Ledger, write_atomic
+from .live import format_score
+from .mixture import Mixture
+from .scoring import paired_margin
+from .study import best_record, observations
+
+INITIAL_PROPOSERS = ("uniform", "seed", "random")
+
+
+def _per_example(run_dir: Path, record: dict[str, Any]) -> dict[str, list[float]]:
+    path = run_dir / "trials" / record["id"] / "per_example.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _margin(run_dir: Path, config: Config, candidate: dict, baseline: dict, objective: str) -> dict[str, float]:
+    """Candidate minus baseline on the objective: the paired standard error where per-example scores exist."""
+    groups = {name: b.group for name, b in config.benchmarks.items()}
+    value = candidate["scores"][objective] - baseline["scores"][objective]
+    unpaired = math.hypot(candidate["scores"].get(f"{objective}_stderr", math.nan),
+                          baseline["scores"].get(f"{objective}_stderr", math.nan))
+    paired, paired_se = paired_margin(_per_example(run_dir, candidate), _per_example(run_dir, baseline), groups, objective)
+    stderr = paired_se if paired_se == paired_se else unpaired
+    return {
+        "margin": value,
+        "paired_stderr": paired_se,
+        "unpaired_stderr": unpaired,
+        "in_stderrs": value / stderr if stderr and stderr == stderr and stderr > 0 else math.nan,
+    }
+
+
+def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> dict[str, Any]:
+    objective = config.study.objective
+    ok = [r for r in records if r.get("status") == "ok" and r.get("role") == "search"]
+    uniform_mixture = Mixture.uniform(config.domain_names)
+    uniform = next((r for r in ok if Mixture(r["mixture"]) == uniform_mixture), None)
+    base = next((r for r in records if r["id"] == "base" and r.get("status") == "ok"), None)
+    best = best_record(records, objective)
+    best_so_far, running = [], -math.inf
+    for record in ok:
+        running = max(running, record["scores"][objective])
+        best_so_far.append({"id": record["id"], "value": record["scores"][objective], "best_so_far": running,
+                            "proposer": record.get("proposer")})
+    initial = [r for r in ok if r.get("proposer") in INITIAL_PROPOSERS]
+    summary: dict[str, Any] = {
+        "study": config.study.name,
+        "objective": objective,
+        "trials": {"ok": len(ok), "failed": sum(r.get("status") == "failed" for r in records),
+                   "interrupted": sum(r.get("status") == "interrupted" for r in records)},
+        "wall_time_s": round(sum(r.get("wall_time", 0) for r in records), 1),
+        "best": _brief(best, objective),
+        "uniform": _brief(uniform, objective),
+        "base": _brief(base, objective),
+        "best_of_initial_design": _brief(max(initial, key=lambda r: r["scores"][objective]) if initial else None, objective),
+        "best_so_far": best_so_far,
+    }
+    if best is not None and uniform is not None:
+        summary["best_vs_uniform"] = _margin(run_dir, config, best, uniform, objective)
+    if uniform is not None and base is not None:
+        summary["rl_effect"] = {key: _margin(run_dir, config, uniform, base, key) for key in ("in_score", "out_score")}
+    confirm = [r for r in records if r.get("role") == "confirm" and r.get("status") == "ok"]
+    if confirm:
+        by_mixture: dict[str, list[float]] = {}
+        for record in confirm + ([best] if best else []) + ([uniform] if uniform else []):
+            by_mixture.setdefault(str(Mixture(record["mixture"])), []).append(record["scores"][objective])
+        summary["confirmation"] = {
+            name: {"seeds": len(v), "mean": sum(v) / len(v),
+                   "sd": math.sqrt(sum((x - sum(v) / len(v)) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else math.nan}
+            for name, v in by_mixture.items()
+        }
+    summary["surrogate"] = _surrogate(config, records)
+    return summary
+
+
+def _brief(record: dict[str, Any] | None, objective: str) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {"id": record["id"], "mixture": record["mixture"], "value": record["scores"].get(objective),
+            "stderr": record["scores"].get(f"{objective}_stderr"),
+            "in_score": record["scores"].get("in_score"), "out_score": record["scores"].get("out_score")}
+
+
+def _surrogate(config: Config, records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Leave-one-out diagnostics from the study's optimizer, when it is model-based."""
+    from .plugins import get
+
+    history = observations(records)
+    try:
+        optimizer = get("optimizers", config.optimizer.name)(
+            config.domain_names, objective=config.study.objective, seed=config.study.seed, **config.optimizer.options)
+        diagnostics = getattr(optimizer, "diagnostics", None)
+        if diagnostics is None:
+            return None
+        result = dict(diagnostics(history))
+    except ModomodoError as error:
+        return {"unavailable": str(error)}
+    result["actual"] = [o.scores[config.study.objective] for o in history]
+    return json.loads(json.dumps(result, default=float))
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Rebuild report.md, the plots and summary.json in ``run_dir`` from its ledger."""
+    run_dir = Path(run_dir)
+    resolved = run_dir / "config.resolved.toml"
+    if not resolved.exists():
+        raise UsageError(f"{run_dir}: not a study run directory (no config.resolved.toml)")
+    config = load_config(resolved)
+    records = Ledger(run_dir / "trials.jsonl").records()
+    summary = summarise(run_dir, config, records)
+    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
+    plots = _plots(run_dir, config, records, summary)
+    write_atomic(run_dir / "report.md", _markdown(config, records, summary, plots))
+    return run_dir / "report.md"
+
+
+def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, Any], plots: list[str]) -> str:
+    objective = summary["objective"]
+    lines = [f"# Study `{config.study.name}`", ""]
+    best, uniform = summary["best"], summary["uniform"]
+    if best is None:
+        lines += ["No trial has finished yet.", ""]
+    else:
+        mixture = ", ".join(f"{k} {v:.3f}" for k, v in best["mixture"].items())
+        lines += [f"**Best mixture** (by `{objective}`): trial {best['id']}: {mixture}.",
+                  f"{objective} = {best['value']:.4f} ± {best['stderr']:.4f} (standard error over evaluation examples).", ""]
+        if "best_vs_uniform" in summary and uniform is not None:
+            margin = summary["best_vs_uniform"]
+            lines += [f"**Margin over uniform** (trial {uniform['id']}, {objective} {uniform['value']:.4f}): "
+                      f"{margin['margin']:+.4f}, paired standard error {margin['paired_stderr']:.4f} "
+                      f"(unpaired {margin['unpaired_stderr']:.4f}): {margin['in_stderrs']:+.1f} standard errors.", ""]
+        if "rl_effect" in summary:
+            effect = summary["rl_effect"]
+            lines += [f"**RL effect** (uniform minus the base policy without RL): In-Score "
+                      f"{effect['in_score']['margin']:+.4f} ± {effect['in_score']['paired_stderr']:.4f}, Out-Score "
+                      f"{effect['out_score']['margin']:+.4f} ± {effect['out_score']['paired_stderr']:.4f}.", ""]
+        initial = summary["best_of_initial_design"]
+        if initial is not None:
+            lines += [f"Best of the initial design: trial {initial['id']}, {objective} {initial['value']:.4f}; "
+                      f"the search after it {'improved on it' if best['id'] != initial['id'] else 'did not beat it'}.", ""]
+    counts = summary["trials"]
+    lines += [f"Trials: {counts['ok']} finished, {counts['failed']} failed, {counts['interrupted']} interrupted; "
+              f"total trial time {summary['wall_time_s']:.0f} s.", ""]
+    if summary.get("confirmation"):
+        lines += ["## Confirmation runs (more seeds)", "", "| mixture | seeds | mean | sd |", "|---|---|---|---|"]
+        for name, stats in summary["confirmation"].items():
+            lines.append(f"| {name} | {stats['seeds']} | {stats['mean']:.4f} | {stats['sd']:.4f} |")
+        lines.append("")
+    benchmarks = list(config.benchmarks)
+    lines += ["## Trials", "", "Scores are mean ± standard error over evaluation examples.", "",
+              "| trial | role | proposer | " + " | ".join(config.domain_names) + " | " + " | ".join(benchmarks)
+              + " | In | Out | status |",
+              "|" + "---|" * (len(config.domain_names) + len(benchmarks) + 6)]
+    for record in records:
+        scores = record.get("scores", {})
+        weights = [f"{record['mixture'].get(d, 0):.2f}" if record["id"] != "base" else "-" for d in config.domain_names]
+        values = [format_score(scores, b) for b in benchmarks]
+        lines.append(f"| {record['id']} | {record.get('role')} | {record.get('proposer', '')} | " + " | ".join(weights)
+                     + " | " + " | ".join(values) + f" | {format_score(scores, 'in_score')} | "
+                     f"{format_score(scores, 'out_score')} | {record.get('status')} |")
+    lines.append("")
+    surrogate = summary.get("surrogate")
+    if surrogate and "unavailable" not in surrogate:
+        lines += [f"Surrogate ({config.optimizer.name}) leave-one-out: R² {surrogate.get('r2', math.nan):.3f}, "
+                  f"RMSE {surrogate.get('rmse', math.nan):.4f}.", ""]
+    elif surrogate:
+        lines += [f"Surrogate diagnostics unavailable: {surrogate['unavailable']}", ""]
+    for plot in plots:
+        lines += [f"![{plot}]({plot})", ""]
+    return "\n".join(lines)
+
+
+def _plots(run_dir: Path, config: Config, records: list[dict[str, Any]], summary: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    objective = summary["objective"]
+    ok = [r for r in records if r.get("status") == "ok" and r.get("role") == "search"]
+    if not ok:
+        return []
+    written = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(run_dir / name, dpi=110)
+        plt.close(fig)
+        written.append(name)
+
+    # Best so far against trials, each trial with its error bar, the initial design shaded.
+    fig, ax = plt.subplots(figsize=(7, 4))
+    xs = list(range(1, len(ok) + 1))
+    values = [r["scores"][objective] for r in ok]
+    errors = [r["scores"].get(f"{objective}_stderr", 0) for r in ok]
+    initial = [r.get("proposer") in INITIAL_PROPOSERS for r in ok]
+    ax.errorbar([x for x, i in zip(xs, initial) if i], [v for v, i in zip(values, initial) if i],
+                yerr=[e for e, i in zip(errors, initial) if i], fmt="o", color="tab:gray", label="initial design")
+    ax.errorbar([x for x, i in zip(xs, initial) if not i], [v for v, i in zip(values, initial) if not i],
+                yerr=[e for e, i in zip(errors, initial) if not i], fmt="o", color="tab:blue", label=config.optimizer.name)
+    ax.step(xs, [s["best_so_far"] for s in summary["best_so_far"]], where="post", color="tab:red", label="best so far")
+    if summary["uniform"] is not None:
+        ax.axhline(summary["uniform"]["value"], ls="--", color="tab:green", label="uniform")
+    if summary["base"] is not None:
+        ax.axhline(summary["base"]["value"], ls=":", color="black", label="base (no RL)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective)
+    ax.legend(fontsize=8)
+    save(fig, "best_so_far.png")
+
+    # Weights of the top mixtures.
+    top = sorted(ok, key=lambda r: r["scores"][objective], reverse=True)[:8]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottoms = [0.0] * len(top)
+    for domain in config.domain_names:
+        heights = [r["mixture"].get(domain, 0) for r in top]
+        ax.bar(range(len(top)), heights, bottom=bottoms, label=domain)
+        bottoms = [b + h for b, h in zip(bottoms, heights)]
+    ax.set_xticks(range(len(top)), [f"{r['id']}\n{r['scores'][objective]:.3f}" for r in top], fontsize=8)
+    ax.set_ylabel("weight")
+    ax.set_title(f"top mixtures by {objective}")
+    ax.legend(fontsize=8, loc="upper right")
+    save(fig, "top_mixtures.png")
+
+    # Per-benchmark heatmap across trials.
+    benchmarks = list(config.benchmarks)
+    if benchmarks:
+        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(benchmarks), 1 + 0.3 * len(ok)))
+        grid = [[r["scores"].get(b, math.nan) for b in benchmarks] for r in ok]
+        image = ax.imshow(grid, aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(benchmarks)), [f"{b}\n({config.benchmarks[b].group})" for b in benchmarks], fontsize=8)
+        ax.set_yticks(range(len(ok)), [r["id"] for r in ok], fontsize=7)
+        fig.colorbar(image, ax=ax)
+        ax.set_title("per-benchmark scores")
+        save(fig, "benchmarks_heatmap.png")
+
+    surrogate = summary.get("surrogate") or {}
+    if "loo_predictions" in surrogate:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        actual, predicted = surrogate["actual"], surrogate["loo_predictions"]
+        ax.errorbar(actual, predicted, xerr=[o["scores"].get(f"{objective}_stderr", 0) for o in ok][: len(actual)],
+                    fmt="o")
+        low, high = min(actual + predicted), max(actual + predicted)
+        ax.plot([low, high], [low, high], color="gray", ls="--")
+        ax.set_xlabel(f"actual {objective}")
+        ax.set_ylabel("leave-one-out prediction")
+        ax.set_title(f"surrogate: R² {surrogate.get('r2', math.nan):.2f}")
+        save(fig, "surrogate.png")
+    return written

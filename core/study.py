@@ -1,0 +1,285 @@
+"""The study: propose mixtures, run trials, record them in the ledger, until the budget is spent.
+
+Everything is reproducible from ``study.seed``: proposals depend only on the seed and the
+finished trials, so a rerun of the same command resumes where the ledger stops. Finished
+trials are never run again; an interrupted one is run again from scratch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import importlib.metadata
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import Config, config_to_dict, dump_toml, load_config
+from .errors import ConfigError, HistoryError
+from .executors import TrialFailure, TrialJob, make_executor
+from .ledger import Ledger, write_atomic
+from .mixture import Mixture
+from .optimizers import Observation
+from .plugins import get
+from .scoring import aggregate
+from .trial import TrialResult, evaluate
+
+# Sections that, when changed, make earlier trials incomparable with new ones.
+LEDGER_DEFINING = ("domains", "benchmarks", "model", "train", "eval")
+LEDGER_DEFINING_STUDY_KEYS = ("objective", "seed")
+
+
+def run_dir_of(config: Config) -> Path:
+    return Path(config.study.output_dir) / config.study.name
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for package in ("modomodo", "torch", "transformers", "trl"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def observations(records: list[dict[str, Any]]) -> list[Observation]:
+    """What the optimizers learn from: finished, successful search trials."""
+    return [
+        Observation(mixture=Mixture(r["mixture"]), scores=r["scores"])
+        for r in records
+        if r.get("role") == "search" and r.get("status") == "ok"
+    ]
+
+
+class Study:
+    def __init__(self, config: Config, config_path: str | Path, restart: bool = False, view=None):
+        self.config = config
+        self.config_path = Path(config_path)
+        self.run_dir = run_dir_of(config)
+        self.view = view
+        self._prepare(restart)
+        self.ledger = Ledger(self.run_dir / "trials.jsonl")
+        self.log_path = self.run_dir / "run.log"
+        self._proposers: dict[str, str] = {}
+
+    # -- run directory -------------------------------------------------------------------------
+    def _prepare(self, restart: bool) -> None:
+        resolved = self.run_dir / "config.resolved.toml"
+        if resolved.exists() and restart:
+            moved = self.run_dir.with_name(f"{self.run_dir.name}.old-{dt.datetime.now():%Y%m%d-%H%M%S}")
+            self.run_dir.rename(moved)
+            self._say(f"--restart: the earlier run was moved to {moved}")
+        elif resolved.exists():
+            self._refuse_if_incompatible(resolved)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        data = config_to_dict(self.config)
+        header = "# Resolved config: every default filled in.\n" + "".join(
+            f"# {package} {version}\n" for package, version in versions().items()
+        )
+        write_atomic(resolved, header + dump_toml(data))
+
+    def _refuse_if_incompatible(self, resolved: Path) -> None:
+        earlier = config_to_dict(load_config(resolved))
+        now = config_to_dict(self.config)
+        changed = [key for key in LEDGER_DEFINING if earlier.get(key) != now.get(key)]
+        changed += [f"study.{key}" for key in LEDGER_DEFINING_STUDY_KEYS if earlier["study"].get(key) != now["study"].get(key)]
+        if changed:
+            raise ConfigError(
+                f"{self.config_path}: {', '.join(changed)} changed since the study in {self.run_dir} was started, "
+                "so its finished trials are not comparable with new ones. Use another study.name, restore the "
+                "old settings, or pass --restart (the old run directory is kept, renamed)."
+            )
+
+    def _say(self, message: str) -> None:
+        if self.view is not None:
+            self.view.say(message)
+
+    def _log(self, message: str) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as handle:
+            handle.write(f"{_now()} {message}\n")
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        executor = make_executor(self.config)
+        try:
+            if self.config.study.evaluate_base and not any(r["id"] == "base" for r in self.ledger.finished()):
+                self._evaluate_base()
+            while True:
+                jobs = self._next_search_jobs()
+                if not jobs:
+                    break
+                self._run_jobs(executor, jobs)
+            self._run_jobs(executor, self._confirmation_jobs())
+        except KeyboardInterrupt:
+            for job in executor.running:
+                self._record_interrupted(job)
+            raise
+        finally:
+            executor.close()
+        return self.ledger.records()
+
+    def _run_jobs(self, executor, jobs: list[TrialJob]) -> None:
+        if not jobs:
+            return
+        for job in jobs:
+            if job.workdir.exists():
+                shutil.rmtree(job.workdir)
+            job.workdir.mkdir(parents=True)
+            self._log(f"start trial {job.id} role={job.role} seed={job.seed} mixture={job.mixture}")
+        progress = self.view.trial_progress if self.view is not None else None
+        executor.run(jobs, self._record, progress)
+
+    def _evaluate_base(self) -> None:
+        self._say("Scoring the base policy (warm start, no RL) ...")
+        started = time.monotonic()
+        trainer = get("trainers", self.config.model.trainer)
+        workdir = self.run_dir / "trials" / "base"
+        workdir.mkdir(parents=True, exist_ok=True)
+        policy = trainer.base_policy(self.config.model, workdir)
+        scores, per_example = evaluate(self.config, policy, self.config.study.seed)
+        result = TrialResult(
+            mixture=Mixture.uniform(self.config.domain_names),
+            seed=self.config.study.seed,
+            benchmarks=scores,
+            summary=aggregate(scores),
+            train_metrics={},
+            wall_time=time.monotonic() - started,
+            per_example=per_example,
+        )
+        (workdir / "per_example.json").write_text(json.dumps(per_example))
+        job = TrialJob(id="base", index=0, mixture=result.mixture, seed=result.seed, role="base", workdir=workdir)
+        self._record(job, result)
+
+    def _search_records(self) -> list[dict[str, Any]]:
+        return [r for r in self.ledger.finished() if r.get("role") == "search"]
+
+    def _initial_plan(self) -> tuple[str | None, int]:
+        """Which strategy makes the initial design, and how many search trials it covers."""
+        settings = self.config.optimizer
+        m = len(self.config.domains)
+        strategy = {"seed": "seed", "dirichlet": "random", "none": None}[settings.initial]
+        default = {"seed": 2 * m + 1, "dirichlet": m + 1, "none": 1}[settings.initial]
+        return strategy, settings.initial_trials or default
+
+    def _next_search_jobs(self) -> list[TrialJob]:
+        """The next round: uniform first (the baseline every report compares with), then the
+        initial design, then the optimizer, ``optimizer.batch`` mixtures at a time."""
+        done = self._search_records()
+        remaining = self.config.study.budget - len(done)
+        if remaining <= 0:
+            return []
+        domains = self.config.domain_names
+        uniform = Mixture.uniform(domains)
+        history = observations(self.ledger.records())
+        proposals: list[tuple[Mixture, str]] = []
+        if not any(Mixture(r["mixture"]) == uniform for r in done):
+            proposals.append((uniform, "uniform"))
+        initial_strategy, initial_count = self._initial_plan()
+        want = min(self.config.optimizer.batch, remaining) - len(proposals)
+        if want > 0:
+            still_initial = initial_count - len(done) - len(proposals)
+            if initial_strategy is not None and still_initial > 0:
+                name, want = initial_strategy, min(want, still_initial)
+            else:
+                name = self.config.optimizer.name
+            proposals += [(m, name) for m in self._propose(name, history, want, len(done))]
+        return self._jobs(proposals[:remaining], "search")
+
+    def _propose(self, name: str, history: list[Observation], n: int, round_index: int) -> list[Mixture]:
+        domains = self.config.domain_names
+        seed = self.config.study.seed + round_index
+        options = dict(self.config.optimizer.options) if name == self.config.optimizer.name else {}
+        objective = self.config.study.objective
+        try:
+            proposals = get("optimizers", name)(domains, objective=objective, seed=seed, **options).propose(history, n)
+        except HistoryError as error:
+            self._say(f"[yellow]{name} cannot propose yet ({error}); using random mixtures this round[/yellow]")
+            proposals = get("optimizers", "random")(domains, objective=objective, seed=seed).propose(history, n)
+        return [Mixture.normalised([(d, p.get(d, 0.0)) for d in domains]) for p in proposals]
+
+    def _jobs(self, proposals: list[tuple[Mixture, str]], role: str) -> list[TrialJob]:
+        """Number the trials after the finished ones; a mixture already run gets the next seed."""
+        finished = [r for r in self.ledger.finished() if r["id"] != "base"]
+        next_index = 1 + len(finished)
+        seen = [Mixture(r["mixture"]) for r in finished]
+        jobs = []
+        for offset, (mixture, proposer) in enumerate(proposals):
+            trial_id = f"{next_index + offset:04d}"
+            jobs.append(TrialJob(
+                id=trial_id,
+                index=next_index + offset,
+                mixture=mixture,
+                seed=self.config.study.seed + seen.count(mixture),
+                role=role,
+                workdir=self.run_dir / "trials" / trial_id,
+            ))
+            seen.append(mixture)
+            self._proposers[trial_id] = proposer
+        return jobs
+
+    def _confirmation_jobs(self) -> list[TrialJob]:
+        """``study.confirm_seeds`` more seeds for the best mixture and for uniform, once the search is done."""
+        extra = self.config.study.confirm_seeds
+        best = best_record(self.ledger.records(), self.config.study.objective)
+        if extra == 0 or best is None:
+            return []
+        confirmed = [r for r in self.ledger.finished() if r.get("role") == "confirm"]
+        wanted = []
+        for mixture in dict.fromkeys([Mixture(best["mixture"]), Mixture.uniform(self.config.domain_names)]):
+            have = sum(1 for r in confirmed if Mixture(r["mixture"]) == mixture)
+            wanted += [(mixture, "confirm")] * (extra - have)
+        return self._jobs(wanted, "confirm")
+
+    # -- recording -----------------------------------------------------------------------------
+    def _record(self, job: TrialJob, outcome: TrialResult | TrialFailure) -> None:
+        record: dict[str, Any] = {
+            "id": job.id,
+            "index": job.index,
+            "role": job.role,
+            "proposer": self._proposers.get(job.id, job.role),
+            "mixture": dict(job.mixture),
+            "seed": job.seed,
+            "finished_at": _now(),
+        }
+        if isinstance(outcome, TrialFailure):
+            record.update(status="failed", error=outcome.error, attempts=outcome.attempts)
+            self._log(f"trial {job.id} failed: {outcome.error}")
+        else:
+            record.update(
+                status="ok",
+                scores=outcome.scores(),
+                benchmarks=[
+                    {"name": b.name, "group": b.group, "n": b.n, "score": b.score, "stderr": b.stderr}
+                    for b in outcome.benchmarks
+                ],
+                steps=outcome.train_metrics.get("steps"),
+                train=dict(outcome.train_metrics),
+                wall_time=round(outcome.wall_time, 3),
+            )
+            self._log(f"trial {job.id} finished in {outcome.wall_time:.1f}s")
+        self.ledger.append(record)
+        if self.view is not None:
+            self.view.trial_done(record)
+
+    def _record_interrupted(self, job: TrialJob) -> None:
+        self.ledger.append({
+            "id": job.id, "index": job.index, "role": job.role, "proposer": self._proposers.get(job.id, job.role),
+            "mixture": dict(job.mixture), "seed": job.seed, "status": "interrupted", "finished_at": _now(),
+        })
+        self._log(f"trial {job.id} interrupted")
+
+
+
+def best_record(records: list[dict[str, Any]], objective: str) -> dict[str, Any] | None:
+    """The successful search trial with the highest objective (ties: the earlier trial)."""
+    candidates = [r for r in records if r.get("role") == "search" and r.get("status") == "ok"]
+    candidates = [r for r in candidates if r["scores"].get(objective) == r["scores"].get(objective)]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda r: (r["scores"][objective], -r["index"]))
