@@ -1,20 +1,26 @@
 """The plugin manager: bundled and third-party plugins load the same way, through entry points.
 
 ``MODOMODO_LOAD_PLUGINS`` (a comma list of distribution or entry-point names) picks which
-installed plugins load; an empty value loads none. A plugin that fails to import or that
-implements a hook with a misspelt name is reported by name and skipped; the CLI stays up.
+installed plugins load; an empty value loads none. A plugin that fails to import, that
+implements a hook with a misspelt name, or whose ``register_*`` hook raises is reported by
+name and skipped; the CLI stays up.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import importlib.metadata
 import os
+import re
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from .errors import PluginError
 from .registry import KINDS, Registry
 
 ENTRY_POINT_GROUP = "modomodo"
@@ -28,50 +34,67 @@ load_failures: dict[str, str] = {}
 _versions: dict[str, str | None] = {}
 
 
+def _normalise(name: str) -> str:
+    """Distribution names compare as pip does: case, '-', '_' and '.' do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _wanted() -> set[str] | None:
     value = os.environ.get(LOAD_PLUGINS_VARIABLE)
     if value is None:
         return None
-    return {name.strip() for name in value.split(",") if name.strip()}
+    return {_normalise(name) for name in value.split(",") if name.strip()}
 
 
 def load_plugins() -> None:
-    """Load every selected entry point once; record (and report) the ones that fail."""
+    """Load every selected entry point once; report and skip the ones that fail."""
     if _state["loaded"]:
         return
     _state["loaded"] = True
     wanted = _wanted()
+    matched: set[str] = set()
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = entry_point.dist
-        dist_name = dist.metadata["Name"] if dist is not None else None
-        if wanted is not None and entry_point.name not in wanted and dist_name not in wanted:
-            continue
+        dist_name = dist.metadata["Name"] if dist is not None else ""
+        if wanted is not None:
+            names = {_normalise(entry_point.name), _normalise(dist_name)} & wanted
+            if not names:
+                continue
+            matched |= names
         if pm.has_plugin(entry_point.name):
+            _fail(f"{dist_name}:{entry_point.name}",
+                  f"entry point name {entry_point.name!r} is already taken by another plugin; rename it")
             continue
         try:
             module = entry_point.load()
         except Exception as error:  # noqa: BLE001 - one broken plugin must not take the CLI down
             _fail(entry_point.name, f"failed to import {entry_point.value}: {type(error).__name__}: {error}")
             continue
-        register_plugin(module, entry_point.name, dist.version if dist is not None else None)
+        try:
+            register_plugin(module, entry_point.name, dist.version if dist is not None else None)
+        except PluginError as error:
+            _fail(entry_point.name, str(error))
+    for name in sorted((wanted or set()) - matched):
+        print(f"modomodo: {LOAD_PLUGINS_VARIABLE} names {name!r}, which is not an installed plugin",
+              file=sys.stderr)
 
 
-def register_plugin(plugin: Any, name: str, version: str | None = None) -> bool:
-    """Register one plugin strictly: a hook with a misspelt name or a bad signature rejects it."""
+def register_plugin(plugin: Any, name: str, version: str | None = None) -> None:
+    """Register one plugin strictly; a hook with a misspelt name or a bad signature raises PluginError."""
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as error:
-        _fail(name, str(error))
-        return False
+        raise PluginError(f"plugin {name!r}: {' '.join(str(error).split())}") from None
+    except ValueError as error:  # the name or the object is already registered
+        raise PluginError(f"plugin {name!r}: {error}") from None
     try:
         pm.check_pending()
-    except pluggy.PluginValidationError as error:
+    except pluggy.PluginValidationError:
+        unknown = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [] if not caller.has_spec())
         pm.unregister(plugin)
-        _fail(name, f"{error} (misspelt? modomodo's hooks are: {', '.join(_hook_names())})")
-        return False
+        raise PluginError(_unknown_hooks_message(name, unknown)) from None
     _versions[name] = version
     _state["registries"] = None
-    return True
 
 
 def unregister_plugin(name: str) -> None:
@@ -80,8 +103,32 @@ def unregister_plugin(name: str) -> None:
     _state["registries"] = None
 
 
-def _hook_names() -> list[str]:
-    return sorted(name for name in dir(hookspecs) if name.startswith("register_"))
+@contextlib.contextmanager
+def temporary_plugin(plugin: Any, name: str) -> Iterator[Any]:
+    """Register ``plugin`` (a module, class or object with ``@hookimpl`` functions) for a ``with`` block.
+
+    Meant for tests: the plugin's components can be looked up by name inside the block only.
+    """
+    load_plugins()
+    register_plugin(plugin, name)
+    try:
+        yield plugin
+    finally:
+        unregister_plugin(name)
+
+
+def hook_names() -> list[str]:
+    """The names of modomodo's hooks, as plugins must spell them."""
+    return sorted(name for name in vars(hookspecs) if name.startswith("register_"))
+
+
+def _unknown_hooks_message(plugin: str, unknown: list[str]) -> str:
+    parts = []
+    for hook in unknown:
+        close = difflib.get_close_matches(hook, hook_names(), n=1)
+        parts.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"plugin {plugin!r} implements unknown hook(s) {', '.join(parts)}; "
+            f"modomodo's hooks are: {', '.join(hook_names())}")
 
 
 def _fail(name: str, why: str) -> None:
@@ -89,23 +136,55 @@ def _fail(name: str, why: str) -> None:
     print(f"modomodo: plugin {name!r} skipped: {why}", file=sys.stderr)
 
 
+def implementations(hook_name: str) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """(plugin name, function) per implementation of a hook, so each plugin's call can fail on its own."""
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        yield impl.plugin_name, impl.function
+
+
+def add_plugin_commands(cli: Any) -> None:
+    """Let each plugin add its CLI commands; a plugin whose hook raises is reported and skipped."""
+    load_plugins()
+    for plugin_name, register_commands in implementations("register_commands"):
+        try:
+            register_commands(cli=cli)
+        except Exception as error:  # noqa: BLE001 - a plugin bug must not take the CLI down
+            _fail(plugin_name, f"register_commands raised {type(error).__name__}: {error}")
+
+
 def registries() -> dict[str, Registry]:
-    """Every component registered by the loaded plugins, by kind."""
+    """Every component registered by the loaded plugins, by kind.
+
+    A plugin whose ``register_*`` hook raises is reported and its components of that kind dropped;
+    two plugins registering the same name raise PluginError naming both.
+    """
     load_plugins()
     if _state["registries"] is None:
         built = {kind: Registry(kind) for kind in KINDS}
         for kind, (hook_name, _) in KINDS.items():
-            built[kind].failed_plugins = dict(load_failures)
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                def register(component, _registry=built[kind], _plugin=impl.plugin_name):
-                    _registry.add(component, _plugin)
-                impl.function(register=register)
+            for plugin_name, register_hook in implementations(hook_name):
+                staged: list[Any] = []
+
+                def register(component: Any, _staged: list[Any] = staged) -> None:
+                    _staged.append(component)
+
+                try:
+                    register_hook(register=register)
+                except Exception as error:  # noqa: BLE001 - a plugin bug must not take the CLI down
+                    _fail(plugin_name, f"{hook_name} raised {type(error).__name__}: {error}")
+                    continue
+                for component in staged:
+                    built[kind].add(component, plugin_name)
+        for registry in built.values():
+            registry.failed_plugins = dict(load_failures)
         _state["registries"] = built
     return _state["registries"]
 
 
 def get(kind: str, name: str) -> Any:
     """Look a component up by kind ("datasets", "verifiers", "trainers", "optimizers") and name."""
+    if kind not in KINDS:
+        raise PluginError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
     return registries()[kind].get(name)
 
 

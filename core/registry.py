@@ -29,7 +29,12 @@ class Registry:
             raise PluginError(f"plugin {plugin!r} registered a {self.label} without a name: {component!r}")
         if name in self._entries:
             other = self._entries[name][1]
-            raise PluginError(f"{self.label} {name!r} is registered by two plugins: {other!r} and {plugin!r}")
+            if other == plugin:
+                raise PluginError(f"plugin {plugin!r} registers {self.label} {name!r} twice")
+            raise PluginError(
+                f"{self.label} {name!r} is registered by two plugins: {other!r} and {plugin!r}; "
+                f"uninstall one, or pick plugins with MODOMODO_LOAD_PLUGINS"
+            )
         self._entries[name] = (component, plugin)
 
     def get(self, name: str) -> Any:
