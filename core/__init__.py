@@ -18,6 +18,7 @@ from .errors import (
 from .hookspecs import hookimpl
 from .mixture import Mixture, MixtureError
 from .plugins import get as get_component
+from .plugins import temporary_plugin
 from .optimizers import MixtureOptimizer, Observation, OptimizerFactory
 from .trainers import DomainData, GenerateRequest, Trainer, TrainOutcome, TrainRequest
 from .verifiers import CompositeReward, RewardBreakdown, Verifier
@@ -54,4 +55,5 @@ __all__ = [
     "__version__",
     "get_component",
     "hookimpl",
+    "temporary_plugin",
 ]
