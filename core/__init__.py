@@ -15,6 +15,7 @@ from .errors import (
     TrialError,
     UsageError,
 )
+from .history import check_options, history_arrays, read_history
 from .hookspecs import hookimpl
 from .mixture import Mixture, MixtureError
 from .plugins import get as get_component
@@ -53,7 +54,10 @@ __all__ = [
     "UsageError",
     "Verifier",
     "__version__",
+    "check_options",
     "get_component",
+    "history_arrays",
     "hookimpl",
+    "read_history",
     "temporary_plugin",
 ]
