@@ -1,0 +1,171 @@
+"""Does the data mixture matter more than the seed on the embedded testbed? (issue 8)
+
+Runs a fixed panel of mixtures on the quickstart's domains (uniform, each single domain, three
+Dirichlet draws from a fixed seed), each with 3 training seeds, through the same trial code the study
+uses, and scores the warm-started base once per seed. Prints and saves
+benchmarks/results/testbed_signal.json and .png:
+
+- per mixture: mean and spread (sd over seeds) of In-Score and Out-Score;
+- the RL effect: trained uniform minus base, per seed;
+- one-way ANOVA on Out-Score across the panel (F, p) and the intraclass correlation ICC(1): the share of
+  Out-Score variance explained by the mixture rather than the seed;
+- the best panel mixture's margin over uniform on Out-Score in units of its standard error (over seeds).
+
+Usage: python benchmarks/testbed_signal.py [--config examples/quickstart.toml] [--quick] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from modomodo.config import load_config
+from modomodo.mixture import Mixture
+from modomodo.plugins import get
+from modomodo.scoring import aggregate
+from modomodo.trial import evaluate, run_trial
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def panel(domains: list[str], quick: bool) -> dict[str, Mixture]:
+    mixtures = {"uniform": Mixture.uniform(domains)}
+    singles = domains[:2] if quick else domains
+    for name in singles:
+        mixtures[f"only {name}"] = Mixture({d: float(d == name) for d in domains})
+    draws = np.random.default_rng(20261125).dirichlet(np.ones(len(domains)), size=1 if quick else 3)
+    for index, draw in enumerate(draws, start=1):
+        mixtures[f"dirichlet {index}"] = Mixture.normalised(dict(zip(domains, draw)))
+    return mixtures
+
+
+def one_way_anova(groups: list[list[float]]) -> dict[str, float]:
+    """F statistic, its p-value and ICC(1) for equal-sized groups (mixtures x seeds)."""
+    from scipy import stats
+
+    k, n = len(groups), len(groups[0])
+    grand = statistics.fmean(v for g in groups for v in g)
+    ms_between = n * sum((statistics.fmean(g) - grand) ** 2 for g in groups) / (k - 1)
+    ms_within = sum((v - statistics.fmean(g)) ** 2 for g in groups for v in g) / (k * (n - 1))
+    f = ms_between / ms_within if ms_within > 0 else math.inf
+    return {
+        "F": f,
+        "p": float(stats.f.sf(f, k - 1, k * (n - 1))) if math.isfinite(f) else 0.0,
+        "icc": (ms_between - ms_within) / (ms_between + (n - 1) * ms_within),
+        "ms_between": ms_between,
+        "ms_within": ms_within,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="examples/quickstart.toml")
+    parser.add_argument("--quick", action="store_true", help="a reduced panel (smoke test)")
+    parser.add_argument("--seeds", type=int, default=None, help="training seeds per mixture (default 3, quick 2)")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    seeds = [config.study.seed + i for i in range(args.seeds or (2 if args.quick else 3))]
+    mixtures = panel(config.domain_names, args.quick)
+    trainer = get("trainers", config.model.trainer)
+    started = time.monotonic()
+    results: dict[str, list[dict]] = {name: [] for name in mixtures}
+    base: list[dict] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        policy = trainer.base_policy(config.model, Path(scratch) / "base")
+        for seed in seeds:
+            scores, _ = evaluate(config, policy, seed)
+            base.append(aggregate(scores))
+            print(f"base seed {seed}: in {base[-1]['in_score']:.4f} out {base[-1]['out_score']:.4f}", flush=True)
+        for name, mixture in mixtures.items():
+            for seed in seeds:
+                result = run_trial(config, mixture, seed, Path(scratch) / f"{name}-{seed}".replace(" ", "_"))
+                results[name].append({**result.scores(), "wall_time": result.wall_time})
+                print(f"{name:>14} seed {seed}: in {result.summary['in_score']:.4f} "
+                      f"out {result.summary['out_score']:.4f} ({result.wall_time:.0f}s)", flush=True)
+
+    def column(name, key):
+        return [r[key] for r in results[name]]
+
+    table = {
+        name: {
+            "mixture": dict(mixtures[name]),
+            "in_mean": statistics.fmean(column(name, "in_score")),
+            "in_sd": statistics.stdev(column(name, "in_score")),
+            "out_mean": statistics.fmean(column(name, "out_score")),
+            "out_sd": statistics.stdev(column(name, "out_score")),
+            "out_eval_stderr": statistics.fmean(column(name, "out_stderr")),
+            "seconds_per_trial": statistics.fmean(column(name, "wall_time")),
+        }
+        for name in mixtures
+    }
+    rl_effect = [u - b["in_score"] for u, b in zip(column("uniform", "in_score"), base)]
+    anova = one_way_anova([column(name, "out_score") for name in mixtures])
+    best = max((n for n in mixtures if n != "uniform"), key=lambda n: table[n]["out_mean"])
+    margin = table[best]["out_mean"] - table["uniform"]["out_mean"]
+    margin_se = math.sqrt((table[best]["out_sd"] ** 2 + table["uniform"]["out_sd"] ** 2) / len(seeds))
+    summary = {
+        "config": args.config,
+        "quick": args.quick,
+        "seeds": seeds,
+        "panel": table,
+        "base": base,
+        "rl_effect_in_score_per_seed": rl_effect,
+        "rl_effect_in_score_mean": statistics.fmean(rl_effect),
+        "anova_out_score": anova,
+        "best_mixture": best,
+        "best_margin_over_uniform_out": margin,
+        "best_margin_stderr_over_seeds": margin_se,
+        "best_margin_in_stderrs": margin / margin_se if margin_se > 0 else math.inf,
+        "targets": {
+            "rl_effect_at_least_0.05_and_positive_each_seed": statistics.fmean(rl_effect) >= 0.05 and min(rl_effect) > 0,
+            "anova_F_at_least_4": anova["F"] >= 4,
+            "best_beats_uniform_by_2_stderr": margin / margin_se > 2 if margin_se > 0 else margin > 0,
+        },
+        "wall_time_s": time.monotonic() - started,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stem = "testbed_signal_quick" if args.quick else "testbed_signal"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _plot(table, base, RESULTS / f"{stem}.png")
+
+    print(f"\n{'mixture':>14} {'in mean':>8} {'in sd':>7} {'out mean':>9} {'out sd':>7} {'eval se':>8}")
+    for name, row in table.items():
+        print(f"{name:>14} {row['in_mean']:8.4f} {row['in_sd']:7.4f} {row['out_mean']:9.4f} {row['out_sd']:7.4f} "
+              f"{row['out_eval_stderr']:8.4f}")
+    print(f"\nRL effect (uniform - base, In-Score) per seed: {', '.join(f'{e:+.4f}' for e in rl_effect)}")
+    print(f"ANOVA on Out-Score across the panel: F = {anova['F']:.2f} (p = {anova['p']:.3g}), ICC = {anova['icc']:.2f}")
+    print(f"best panel mixture: {best}, Out margin over uniform {margin:+.4f} = {summary['best_margin_in_stderrs']:.1f} s.e.")
+    print(f"targets: {summary['targets']}; wall time {summary['wall_time_s']:.0f} s")
+    return 0
+
+
+def _plot(table: dict, base: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(table)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for ax, key, label in ((axes[0], "in", "In-Score"), (axes[1], "out", "Out-Score")):
+        ax.errorbar(range(len(names)), [table[n][f"{key}_mean"] for n in names],
+                    yerr=[table[n][f"{key}_sd"] for n in names], fmt="o", capsize=4)
+        ax.axhline(statistics.fmean(b[f"{key}_score"] for b in base), ls=":", color="black", label="base (no RL)")
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel(f"{label} (mean ± sd over seeds)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
