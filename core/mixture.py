@@ -7,6 +7,8 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 
 SUM_TOLERANCE = 1e-6
+PARSE_ROUNDING_TOLERANCE = 1e-3
+"""Parsed text whose weights sum to 1 within this is rescaled: printed mixtures are rounded."""
 
 
 class MixtureError(ValueError):
@@ -32,10 +34,7 @@ class Mixture(Mapping[str, float]):
                 raise MixtureError(f"domain names must be non-empty strings, got {name!r}")
             if name in seen:
                 raise MixtureError(f"domain {name!r} is given twice")
-            try:
-                weight = float(value)
-            except (TypeError, ValueError):
-                raise MixtureError(f"weight of {name!r} must be a number, got {value!r}") from None
+            weight = _number(name, value)
             if not math.isfinite(weight):
                 raise MixtureError(f"weight of {name!r} must be finite, got {value!r}")
             if weight < 0:
@@ -55,7 +54,7 @@ class Mixture(Mapping[str, float]):
         items = list(weights.items() if isinstance(weights, Mapping) else weights)
         cleaned = []
         for name, value in items:
-            weight = float(value)
+            weight = _number(name, value)
             if not math.isfinite(weight) or weight < -1e-9:
                 raise MixtureError(f"weight of {name!r} must be finite and >= 0, got {value!r}")
             cleaned.append((name, max(weight, 0.0)))
@@ -71,7 +70,10 @@ class Mixture(Mapping[str, float]):
 
     @classmethod
     def parse(cls, text: str, domains: Iterable[str] | None = None) -> Mixture:
-        """Parse ``coco=0.2,lisa=0.8`` or a JSON object; domains left out get 0 when ``domains`` is given."""
+        """Parse ``coco=0.2,lisa=0.8`` or a JSON object; domains left out get 0 when ``domains`` is given.
+
+        Weights rounded for display (summing to 1 within 1e-3, as ``str(mixture)`` prints) are rescaled.
+        """
         text = text.strip()
         if text.startswith("{"):
             try:
@@ -98,6 +100,9 @@ class Mixture(Mapping[str, float]):
                 raise MixtureError(f"unknown domain(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(known)}")
             given = dict(items)
             items = [(name, given.get(name, 0.0)) for name in known]
+        total = math.fsum(_number(name, value) for name, value in items)
+        if SUM_TOLERANCE < abs(total - 1.0) <= PARSE_ROUNDING_TOLERANCE:
+            return cls.normalised(items)
         return cls(items)
 
     def vector(self, domains: Iterable[str] | None = None) -> list[float]:
@@ -131,3 +136,12 @@ class Mixture(Mapping[str, float]):
 
     def __repr__(self) -> str:
         return f"Mixture({self})"
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise MixtureError(f"weight of {name!r} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise MixtureError(f"weight of {name!r} must be a number, got {value!r}") from None

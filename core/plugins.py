@@ -43,7 +43,7 @@ def _wanted() -> set[str] | None:
     value = os.environ.get(LOAD_PLUGINS_VARIABLE)
     if value is None:
         return None
-    return {_normalise(name) for name in value.split(",") if name.strip()}
+    return {_normalise(name.strip()) for name in value.split(",") if name.strip()}
 
 
 def load_plugins() -> None:
@@ -107,7 +107,7 @@ def unregister_plugin(name: str) -> None:
 def temporary_plugin(plugin: Any, name: str) -> Iterator[Any]:
     """Register ``plugin`` (a module, class or object with ``@hookimpl`` functions) for a ``with`` block.
 
-    Meant for tests: the plugin's components can be looked up by name inside the block only.
+    Meant for tests: the plugin's components, and any failure reported for it, last for the block only.
     """
     load_plugins()
     register_plugin(plugin, name)
@@ -115,6 +115,7 @@ def temporary_plugin(plugin: Any, name: str) -> Iterator[Any]:
         yield plugin
     finally:
         unregister_plugin(name)
+        load_failures.pop(name, None)
 
 
 def hook_names() -> list[str]:

@@ -1,9 +1,60 @@
-"""Shared test setup: offline, CPU-only, small thread pools."""
+"""Shared test setup: offline, CPU-only, small thread pools; fixtures for plugins and the CLI."""
 
+import contextlib
 import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import modomodo
+from modomodo import plugins as plugin_manager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+MODOMODO_EXECUTABLE = Path(sys.executable).with_name("modomodo")
+
+
+@pytest.fixture
+def temporary_plugin():
+    """Register plugins for one test, as datasette does: ``temporary_plugin(obj, name="x")``.
+
+    ``obj`` is a module, class or instance with ``@hookimpl`` functions; every plugin
+    registered through the fixture is unregistered when the test ends.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def register(plugin, name):
+            return stack.enter_context(modomodo.temporary_plugin(plugin, name))
+
+        yield register
+
+
+@pytest.fixture
+def run_modomodo():
+    """Run the real ``modomodo`` executable: ``run_modomodo("check", path, env={...}, pythonpath=dir)``.
+
+    ``env`` entries override the environment (None removes one); ``pythonpath`` prepends a directory,
+    e.g. one holding a fake installed distribution. Returns the CompletedProcess (text, captured).
+    """
+
+    def run(*args, env=None, pythonpath=None, cwd=None):
+        environment = dict(os.environ)
+        environment.pop(plugin_manager.LOAD_PLUGINS_VARIABLE, None)
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        if pythonpath is not None:
+            environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), environment.get("PYTHONPATH")]))
+        return subprocess.run([str(MODOMODO_EXECUTABLE), *map(str, args)], env=environment, cwd=cwd,
+                              capture_output=True, text=True, timeout=120)
+
+    return run

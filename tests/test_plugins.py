@@ -1,0 +1,263 @@
+"""The plugin system: real entry-point discovery, strict loading, isolation of broken plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import modomodo
+from modomodo import DatasetSource, PluginError, Verifier, get_component, hookimpl
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_PACKAGE = REPO / "docs" / "examples" / "modomodo-example"
+BUNDLED = {"verifiers", "paper-datasets", "synthetic", "trl-grpo", "strategies", "botorch-gp"}
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory) -> Path:
+    """The docs example plugin, pip-installed (wheel built from a copy) into a throwaway directory."""
+    work = tmp_path_factory.mktemp("example")
+    source = shutil.copytree(EXAMPLE_PACKAGE, work / "src")
+    site = work / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(source)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+    return site
+
+
+def fake_distribution(site: Path, dist: str, module: str, source: str, entry_point: str = "") -> Path:
+    """Write ``module`` and a ``*.dist-info`` declaring it in the ``modomodo`` entry-point group."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[modomodo]\n{entry_point or dist} = {module}\n")
+    return site
+
+
+def listing(result) -> dict[str, dict]:
+    assert result.returncode == 0, result.stderr
+    return {entry["name"]: entry for entry in json.loads(result.stdout)}
+
+
+GOOD_PLUGIN = """
+    from modomodo import Verifier, hookimpl
+
+    @hookimpl
+    def register_verifiers(register):
+        register(Verifier(name="always-one", score=lambda completion, row: 1.0, kind="accuracy"))
+"""
+
+
+# --- discovery through entry points ------------------------------------------------------------
+
+
+def test_bundled_plugins_are_listed_with_version_and_hooks(run_modomodo):
+    plugins = listing(run_modomodo("plugins", "--json"))
+    assert BUNDLED <= set(plugins)
+    for name in BUNDLED:
+        assert plugins[name]["version"] == modomodo.__version__
+        assert isinstance(plugins[name]["hooks"], list)
+
+
+def test_installed_example_plugin_is_listed_with_its_components(run_modomodo, example_site):
+    example = listing(run_modomodo("plugins", "--json", pythonpath=example_site))["example"]
+    assert example["version"] == "0.1.0"
+    assert example["hooks"] == ["register_datasets", "register_verifiers"]
+    assert example["registered"] == {"datasets": ["odd-one-out"], "verifiers": ["odd-one-out-letter"]}
+
+
+def test_installed_example_components_can_be_looked_up_by_name(example_site):
+    lookup = textwrap.dedent("""
+        from modomodo import LoadRequest, get_component
+        source = get_component("datasets", "odd-one-out")
+        verifier = get_component("verifiers", "odd-one-out-letter")
+        rows = list(source.load(LoadRequest(split="test", limit=3)))
+        print(len(rows), [verifier(row["solution"], row) for row in rows])
+    """)
+    result = subprocess.run([sys.executable, "-c", lookup], capture_output=True, text=True, timeout=120,
+                            env=_env(PYTHONPATH=str(example_site)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3", "[1.0,", "1.0,", "1.0]"]
+
+
+def test_empty_load_plugins_variable_hides_every_plugin(run_modomodo, example_site):
+    result = run_modomodo("plugins", "--json", env={"MODOMODO_LOAD_PLUGINS": ""}, pythonpath=example_site)
+    assert listing(result) == {}
+
+
+def test_load_plugins_variable_picks_by_distribution_name_in_any_spelling(run_modomodo, example_site):
+    for spelling in ("modomodo-example", "Modomodo_Example", "example"):
+        result = run_modomodo("plugins", "--json", env={"MODOMODO_LOAD_PLUGINS": spelling}, pythonpath=example_site)
+        assert set(listing(result)) == {"example"}, spelling
+
+
+def test_unknown_name_in_load_plugins_variable_is_harmless(run_modomodo, example_site):
+    result = run_modomodo("plugins", "--json", env={"MODOMODO_LOAD_PLUGINS": "no-such-plugin, example"},
+                          pythonpath=example_site)
+    assert set(listing(result)) == {"example"}
+    assert "no-such-plugin" in result.stderr
+
+
+def test_listing_plugins_does_not_import_ml_frameworks():
+    """`modomodo plugins` must stay fast: plugins import torch & co. lazily, inside functions."""
+    probe = textwrap.dedent("""
+        import sys
+        from modomodo.cli import main
+        sys.argv = ["modomodo", "plugins", "--json"]
+        try:
+            main()
+        except SystemExit:
+            pass
+        heavy = sorted({"torch", "transformers", "trl", "botorch", "gpytorch", "datasets"} & set(sys.modules))
+        print("HEAVY:", ",".join(heavy))
+    """)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "HEAVY: "
+
+
+# --- broken plugins ----------------------------------------------------------------------------------
+
+
+def test_misspelt_hook_fails_to_load_naming_plugin_and_hook(run_modomodo, tmp_path):
+    site = fake_distribution(tmp_path, "typo-plugin", "typo_plugin", """
+        from modomodo import hookimpl
+
+        @hookimpl
+        def register_verifer(register):
+            pass
+    """)
+    result = run_modomodo("plugins", "--json", pythonpath=site)
+    plugins = listing(result)
+    assert plugins["typo-plugin"]["failed"] is True
+    assert "register_verifer" in plugins["typo-plugin"]["error"]
+    assert "'typo-plugin'" in result.stderr and "did you mean 'register_verifiers'" in result.stderr
+    assert BUNDLED <= set(plugins)
+
+
+def test_plugin_raising_on_import_is_reported_and_skipped(run_modomodo, tmp_path):
+    site = fake_distribution(tmp_path, "broken-plugin", "broken_plugin", "raise RuntimeError('boom at import')\n")
+    fake_distribution(site, "good-plugin", "good_plugin", GOOD_PLUGIN)
+    result = run_modomodo("plugins", "--json", pythonpath=site)
+    plugins = listing(result)
+    assert plugins["broken-plugin"]["failed"] is True
+    assert "RuntimeError: boom at import" in plugins["broken-plugin"]["error"]
+    assert plugins["good-plugin"]["registered"] == {"verifiers": ["always-one"]}
+    assert "broken-plugin" in result.stderr and "Traceback" not in result.stderr
+    assert run_modomodo("--help", pythonpath=site).returncode == 0
+
+
+def test_missing_component_names_the_plugin_that_failed_to_load(tmp_path):
+    site = fake_distribution(tmp_path, "broken-plugin", "broken_plugin", "import no_such_module\n")
+    lookup = textwrap.dedent("""
+        from modomodo import PluginError, get_component
+        try:
+            get_component("verifiers", "from-broken")
+        except PluginError as error:
+            print(error)
+    """)
+    result = subprocess.run([sys.executable, "-c", lookup], capture_output=True, text=True, timeout=120,
+                            env=_env(PYTHONPATH=str(site)))
+    assert "unknown verifier 'from-broken'" in result.stdout
+    assert "broken-plugin (failed to import broken_plugin: ModuleNotFoundError" in result.stdout
+
+
+def test_hook_with_wrong_argument_name_is_rejected(temporary_plugin):
+    class WrongArgument:
+        @hookimpl
+        def register_verifiers(self, registrar):
+            pass
+
+    with pytest.raises(PluginError, match=r"plugin 'wrong-argument'.*registrar"):
+        temporary_plugin(WrongArgument(), name="wrong-argument")
+
+
+def test_misspelt_hook_rejected_in_process(temporary_plugin):
+    class Misspelt:
+        @hookimpl
+        def register_dataset(self, register):
+            pass
+
+    with pytest.raises(PluginError, match=r"plugin 'misspelt'.*'register_dataset'.*register_datasets"):
+        temporary_plugin(Misspelt(), name="misspelt")
+    assert not modomodo.plugins.pm.has_plugin("misspelt")
+
+
+def test_plugin_whose_register_hook_raises_is_reported_and_skipped(temporary_plugin, capsys):
+    class Raising:
+        @hookimpl
+        def register_verifiers(self, register):
+            register(Verifier(name="half-registered", score=lambda c, r: 1.0, kind="accuracy"))
+            raise ValueError("bug in plugin")
+
+    temporary_plugin(Raising(), name="raising")
+    with pytest.raises(PluginError, match=r"raising \(register_verifiers raised ValueError: bug in plugin\)"):
+        get_component("verifiers", "half-registered")
+    assert "plugin 'raising' skipped" in capsys.readouterr().err
+
+
+# --- registries --------------------------------------------------------------------------------------
+
+
+def _verifier_plugin(verifier_name: str):
+    class Plugin:
+        @hookimpl
+        def register_verifiers(self, register):
+            register(Verifier(name=verifier_name, score=lambda c, r: 1.0, kind="accuracy"))
+
+    return Plugin()
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both(temporary_plugin):
+    temporary_plugin(_verifier_plugin("shared-name"), name="first-plugin")
+    temporary_plugin(_verifier_plugin("shared-name"), name="second-plugin")
+    with pytest.raises(PluginError, match=r"verifier 'shared-name' is registered by two plugins: "
+                                          r"'first-plugin' and 'second-plugin'"):
+        get_component("verifiers", "shared-name")
+
+
+def test_temporary_plugin_components_exist_only_inside_the_test(temporary_plugin):
+    class Source:
+        @hookimpl
+        def register_datasets(self, register):
+            register(DatasetSource(name="three-rows", load=lambda request: [{"problem": "?"}] * 3))
+
+    with modomodo.temporary_plugin(Source(), name="three-rows-plugin"):
+        assert get_component("datasets", "three-rows").name == "three-rows"
+    with pytest.raises(PluginError, match=r"unknown dataset source 'three-rows'"):
+        get_component("datasets", "three-rows")
+
+
+def test_unknown_component_lists_known_names(temporary_plugin):
+    temporary_plugin(_verifier_plugin("known-one"), name="known-plugin")
+    with pytest.raises(PluginError, match=r"unknown verifier 'knwon-one'; known: .*known-one"):
+        get_component("verifiers", "knwon-one")
+
+
+def test_component_without_a_name_is_rejected(temporary_plugin):
+    class Nameless:
+        @hookimpl
+        def register_trainers(self, register):
+            register(object())
+
+    temporary_plugin(Nameless(), name="nameless")
+    with pytest.raises(PluginError, match=r"plugin 'nameless' registered a trainer without a name"):
+        get_component("trainers", "anything")
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    """This environment without MODOMODO_LOAD_PLUGINS, plus ``overrides``."""
+    environment = {k: v for k, v in os.environ.items() if k != "MODOMODO_LOAD_PLUGINS"}
+    environment.update(overrides)
+    return environment
