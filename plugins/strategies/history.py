@@ -1,0 +1,43 @@
+"""Helpers every bundled strategy shares: options with defaults, seeded randomness, vectors to mixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from modomodo import Mixture, Observation, check_options
+
+# Two mixtures closer than this (largest coordinate difference) count as the same design.
+SAME_MIXTURE = 1e-6
+
+
+def resolve_options(strategy: str, given: Mapping[str, object], defaults: Mapping[str, object]) -> dict:
+    """The defaults updated with ``given``; an unknown key is a UsageError naming the valid ones."""
+    check_options(strategy, given, defaults)
+    return {**defaults, **given}
+
+
+def rng_for(seed: int, history: Sequence[Observation]) -> np.random.Generator:
+    """A generator fixed by the seed and the history length, so a resumed study proposes the same mixtures."""
+    return np.random.default_rng([seed, len(history)])
+
+
+def to_mixture(domains: Sequence[str], vector: np.ndarray) -> Mixture:
+    """A solver's vector as a Mixture: round-off negatives clipped, rescaled to sum to 1."""
+    return Mixture.normalised(zip(domains, np.clip(np.asarray(vector, dtype=float), 0.0, None)))
+
+
+def is_observed(vector: np.ndarray, observed: np.ndarray) -> bool:
+    return bool(len(observed)) and bool(np.any(np.max(np.abs(observed - vector), axis=1) < SAME_MIXTURE))
+
+
+def seed_design(m: int) -> np.ndarray:
+    """The paper's seed mixtures in its order: the m singles, the m exclude-ones, then uniform (no repeats)."""
+    singles = list(np.eye(m))
+    exclude_one = [(1.0 - np.eye(m)[i]) / (m - 1) for i in range(m)] if m > 1 else []
+    designs: list[np.ndarray] = []
+    for design in singles + exclude_one + [np.full(m, 1.0 / m)]:
+        if not is_observed(design, np.array(designs)):
+            designs.append(design)
+    return np.array(designs)
