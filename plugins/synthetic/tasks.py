@@ -15,6 +15,9 @@ from functools import partial
 import attrs
 from PIL import Image
 
+from modomodo_plugins.paper_datasets.prompts import LETTERS, box_question, multiple_choice
+from modomodo_plugins.paper_datasets.prompts import short_answer as short_prompt
+
 from .scenes import (
     COLOURS,
     GRID,
@@ -30,14 +33,6 @@ from .scenes import (
     random_sides,
 )
 
-THINK_AND_ANSWER = "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags."
-THINK_AND_OPTION = "Output the thinking process in <think> </think> and final answer (option) in <answer> </answer> tags."
-BOX_FORMAT = (
-    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags. "
-    "The answer format is [{'Position': [x1, y1, x2, y2], 'Confidence': number}, ...]. "
-    "Please strictly follow the format."
-)
-LETTERS = "ABCDEFGH"
 RELATIONS = {"left of": (0, -1), "right of": (0, 1), "above": (1, -1), "below": (1, 1)}
 
 
@@ -53,7 +48,7 @@ class Example:
 
 
 def short_answer(task: str, image, question: str, answer: str, think: str) -> Example:
-    return Example(image, f"{question} {THINK_AND_ANSWER}", answer, think, task)
+    return Example(image, short_prompt(question), answer, think, task)
 
 
 def choice(task: str, rng: random.Random, image, question: str, correct: str, others: list[str], think: str,
@@ -61,17 +56,14 @@ def choice(task: str, rng: random.Random, image, question: str, correct: str, ot
     """A multiple-choice question in the paper's Figure 2 layout; the answer is the correct option's letter."""
     options = [correct, *rng.sample(others, min(count - 1, len(others)))]
     rng.shuffle(options)
-    lines = "\n".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(options))
-    letter = LETTERS[options.index(correct)]
-    return Example(image, f"{question}\nOptions:\n{lines}\n{THINK_AND_OPTION}", letter, think, task)
+    return Example(image, multiple_choice(question, options), LETTERS[options.index(correct)], think, task)
 
 
 def boxes(task: str, image, instruction: str, targets: list[Item], think: str) -> Example:
     """A box question in the paper's Figure 8 layout; boxes listed left to right."""
     ordered = sorted(targets, key=lambda item: (item.box[0], item.box[1]))
     answer = "[" + ", ".join(f"{{'Position': {list(item.box)}, 'Confidence': 1}}" for item in ordered) + "]"
-    problem = f"Output the bounding box in the image corresponding to the instruction: {instruction} {BOX_FORMAT}"
-    return Example(image, problem, answer, think, task)
+    return Example(image, box_question(instruction), answer, think, task)
 
 
 # ----------------------------------------------------------------------------------------------------------
