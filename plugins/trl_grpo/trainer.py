@@ -1,0 +1,193 @@
+"""The ``trl-grpo`` trainer: GRPO with TRL on a data mixture, and answers for evaluation.
+
+``train`` realises the mixture as a fixed prompt order (sampling.py), hands it to
+``trl.GRPOTrainer`` with shuffling off, routes each completion to its own domain's reward
+(rewards.py), and returns the trained policy in memory with what the run measured.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from modomodo import GenerateRequest, TrainOutcome, TrainRequest, TrialError
+
+from .checkpoints import Policy, load_policy, resolve_device, resolve_dtype
+from .generation import conversation, generate_answers
+from .rewards import DomainRouter
+from .sampling import Draw, domain_counts, draw_sequence
+
+
+class TrlGrpoTrainer:
+    name = "trl-grpo"
+    description = "GRPO with TRL's GRPOTrainer; embedded tiny-qwen2vl or a local Qwen2-VL checkpoint"
+
+    def base_policy(self, model: Any, workdir: Path, progress=None) -> Policy:
+        """The warm-started tiny model (built once, cached) or the checkpoint at ``model.path``."""
+        if model.embedded is not None:
+            from .warm_start import EmbeddedSettings, warm_start_path
+
+            if model.embedded != "tiny-qwen2vl":
+                from modomodo import ConfigError
+
+                raise ConfigError(f"model.embedded: expected 'tiny-qwen2vl', got {model.embedded!r}")
+            return load_policy(warm_start_path(EmbeddedSettings.from_options(model.options), progress), model)
+        return load_policy(model.path, model)
+
+    def train(self, request: TrainRequest) -> TrainOutcome:
+        started = time.monotonic()
+        cfg = request.train
+        policy = self.base_policy(request.model, request.workdir, request.progress)
+        rows, sequence = training_stream(request)
+        dataset = prompt_dataset(rows, sequence)
+        steps = len(sequence) * cfg.num_generations // cfg.batch_size
+        trainer = _grpo_trainer(request, policy, dataset, rows, steps)
+        trainer.train()
+        model = trainer.model
+        if cfg.lora is not None:
+            model = model.merge_and_unload()
+        trained = Policy(model=model, processor=policy.processor)
+        if cfg.save_checkpoint:
+            checkpoint = request.workdir / "checkpoint"
+            model.save_pretrained(checkpoint)
+            policy.processor.save_pretrained(checkpoint)
+            trained.path = checkpoint
+        metrics = training_metrics(trainer.state.log_history, rows, sequence, steps)
+        metrics["train_seconds"] = time.monotonic() - started
+        return TrainOutcome(policy=trained, metrics=metrics)
+
+    def generate(self, policy: Any, rows: Sequence[dict[str, Any]], request: GenerateRequest) -> list[list[str]]:
+        if not isinstance(policy, Policy):
+            raise TypeError(f"trl-grpo cannot answer with {type(policy).__name__}; pass its base_policy or train result")
+        return generate_answers(policy, rows, request)
+
+
+def training_stream(request: TrainRequest) -> tuple[list[dict[str, Any]], list[int]]:
+    """All rows in one list, and the realised prompt order as indices into it (whole updates only)."""
+    cfg = request.train
+    prompts_per_update = cfg.batch_size // cfg.num_generations
+    weights = {name: request.mixture.get(name, 0.0) for name in request.domains}
+    sizes = {name: len(data.rows) for name, data in request.domains.items()}
+    draws = draw_sequence(weights, sizes, cfg.steps * prompts_per_update, request.seed, cfg.on_exhausted)
+    whole = len(draws) // prompts_per_update * prompts_per_update
+    if whole == 0:
+        raise TrialError(
+            f"mixture {dict(request.mixture)}: a domain ran out before one update "
+            f"({prompts_per_update} prompts); give it more rows or set train.on_exhausted = 'repeat'"
+        )
+    rows: list[dict[str, Any]] = []
+    offsets: dict[str, int] = {}
+    for name, data in request.domains.items():
+        offsets[name] = len(rows)
+        rows.extend(data.rows)
+    return rows, [offsets[draw.domain] + draw.index for draw in draws[:whole]]
+
+
+def prompt_dataset(rows: Sequence[dict[str, Any]], sequence: list[int]):
+    """The stream as a ``datasets.Dataset`` in draw order; prompt and image are attached on access.
+
+    Only ``row_id`` is stored, so images are never encoded to Arrow and back.
+    """
+    from datasets import Dataset
+
+    def attach(batch):
+        return {
+            "prompt": [conversation(rows[i]) for i in batch["row_id"]],
+            "image": [rows[i]["image"] for i in batch["row_id"]],
+            "row_id": batch["row_id"],
+        }
+
+    dataset = Dataset.from_dict({"row_id": sequence})
+    dataset.set_transform(attach)
+    return dataset
+
+
+def _grpo_trainer(request: TrainRequest, policy: Policy, dataset, rows, steps: int):
+    from transformers import PrinterCallback, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    cfg, model_cfg = request.train, request.model
+    device = resolve_device(model_cfg.device)
+    dtype = resolve_dtype(model_cfg.dtype, device)
+    args = GRPOConfig(
+        output_dir=str(request.workdir / "trl"),
+        max_steps=steps,
+        per_device_train_batch_size=cfg.batch_size // cfg.gradient_accumulation_steps,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_generations=cfg.num_generations,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=cfg.warmup_ratio,
+        beta=cfg.beta,
+        temperature=cfg.temperature,
+        max_completion_length=cfg.max_completion_length,
+        shuffle_dataset=False,
+        seed=request.seed,
+        logging_steps=cfg.logging_steps,
+        report_to=list(cfg.report_to) or "none",
+        save_strategy="no",
+        use_cpu=device == "cpu",
+        bf16=str(dtype) == "torch.bfloat16",
+        activation_checkpointing=False,
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        **dict(cfg.options),
+    )
+    if cfg.freeze_vision:
+        visual = getattr(policy.model, "visual", None) or policy.model.model.visual
+        visual.requires_grad_(False)
+    callbacks = []
+    if request.progress is not None:
+        report = request.progress
+
+        class ReportProgress(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                report("train", state.global_step, state.max_steps)
+
+        callbacks.append(ReportProgress())
+    rewards = {name: data.reward for name, data in request.domains.items()}
+    trainer = GRPOTrainer(
+        model=policy.model,
+        reward_funcs=[DomainRouter(rows, rewards)],
+        args=args,
+        train_dataset=dataset,
+        processing_class=policy.processor,
+        peft_config=_lora_config(cfg.lora),
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # metrics go to TrainOutcome and report_to, not stdout
+    return trainer
+
+
+def _lora_config(lora):
+    if lora is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def training_metrics(log_history, rows, sequence: list[int], steps: int) -> dict[str, Any]:
+    """Steps, realised domain counts, final loss, and per-domain reward / format rate over the run."""
+    draws = [Draw(rows[i]["domain"], i) for i in sequence]
+    series: dict[str, list[float]] = defaultdict(list)
+    for entry in log_history:
+        for key, value in entry.items():
+            if isinstance(value, (int, float)) and (key in ("loss", "reward", "kl") or key.startswith("domain/")):
+                series[key].append(float(value))
+    metrics: dict[str, Any] = {"steps": steps, "prompts": len(sequence), "domain_counts": domain_counts(draws)}
+    for key, values in series.items():
+        finite = [v for v in values if math.isfinite(v)]
+        if key == "loss":
+            metrics["loss"] = values[-1]
+        elif finite:
+            metrics[key] = sum(finite) / len(finite)
+            metrics[f"{key}_last"] = finite[-1]
+    return metrics
