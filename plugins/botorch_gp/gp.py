@@ -1,0 +1,187 @@
+"""`botorch-gp`: a Gaussian process of score versus mixture, proposals by qLogNoisyExpectedImprovement.
+
+The GP (SingleTaskGP, float64, standardised outcome, BoTorch's dimension-scaled priors) is refitted on
+every call; the acquisition is optimised on the simplex with the equality constraint sum(w) = 1 and
+bounds [0, 1]. q > 1 proposals come from one joint q-batch, so they are distinct and spread by the
+acquisition itself; an already-observed mixture is proposed again only when the noisy EI says that
+re-measuring it is worth most. Everything is seeded by (seed, history length): a resumed study asks
+the same question and gets the same answer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.input import InputTransform
+from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf
+from botorch.sampling import SobolQMCNormalSampler
+from botorch.utils.sampling import sample_simplex
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from modomodo import HistoryError, Mixture, Observation, UsageError, check_options, get_component, history_arrays
+
+DEFAULTS = {
+    "initial": "sobol",  # "sobol" | "seed": the design used while the history is short
+    "initial_size": None,  # runs before the GP takes over; default m + 1 (sobol) or 2m + 1 (seed)
+    "noise": "auto",  # "auto" | "observed" | "inferred": how <objective>_stderr columns are used
+    "input_transform": "none",  # "none" | "quadratic": RBF on [w, w_i w_j] instead of on w
+    "num_restarts": 8,
+    "raw_samples": 256,
+    "mc_samples": 128,
+}
+CHOICES = {"initial": ("sobol", "seed"), "noise": ("auto", "observed", "inferred"),
+           "input_transform": ("none", "quadratic")}
+MINIMUM_TO_FIT = 2
+
+
+class GaussianProcessOptimizer:
+    name = "botorch-gp"
+
+    def __init__(self, domains, objective, seed, options):
+        self.domains, self.objective, self.seed = list(domains), objective, int(seed)
+        self.options = options
+        m = len(self.domains)
+        default_size = 2 * m + 1 if options["initial"] == "seed" else m + 1
+        self.initial_size = int(options["initial_size"] if options["initial_size"] is not None else default_size)
+
+    @classmethod
+    def create(cls, domains, objective, seed, **options):
+        check_options(cls.name, options, DEFAULTS)
+        chosen = {**DEFAULTS, **options}
+        for key, allowed in CHOICES.items():
+            if chosen[key] not in allowed:
+                raise UsageError(f"optimizer {cls.name!r}: option {key} = {chosen[key]!r}; expected one of "
+                                 f"{', '.join(allowed)}")
+        return cls(domains, objective, seed, chosen)
+
+    # ---- the initial design ------------------------------------------------------------------------
+
+    def _design(self, history: Sequence[Observation], count: int) -> list[Mixture]:
+        """The next ``count`` points of the initial design that the history does not hold yet."""
+        if count <= 0:
+            return []
+        if self.options["initial"] == "seed":
+            return get_component("optimizers", "seed")(self.domains).propose(history, count)
+        m = len(self.domains)
+        points = torch.vstack([torch.full((1, m), 1.0 / m, dtype=torch.float64),
+                               sample_simplex(m, max(self.initial_size, len(history) + count) - 1, qmc=True,
+                                              seed=self.seed, dtype=torch.float64)]).numpy()
+        observed = [obs.mixture.vector(self.domains) for obs in history]
+        fresh = [p for p in points if not any(np.max(np.abs(p - o)) < 1e-9 for o in observed)]
+        return [Mixture.normalised(zip(self.domains, point)) for point in fresh[:count]]
+
+    # ---- the model -----------------------------------------------------------------------------
+
+    def _training_data(self, history):
+        stderr_column = f"{self.objective}_stderr"
+        weights, scores = history_arrays(history, self.domains, [self.objective])
+        with_stderr = [stderr_column in obs.scores for obs in history]
+        use_stderr = self.options["noise"] != "inferred" and all(with_stderr) and bool(history)
+        if self.options["noise"] == "observed" and not use_stderr:
+            missing = [str(row) for row, has in enumerate(with_stderr, start=1) if not has]
+            raise HistoryError(f"botorch-gp: noise = 'observed' needs a {stderr_column!r} score in every row; "
+                               f"rows without it: {', '.join(missing[:10])}")
+        variance = history_arrays(history, self.domains, [stderr_column])[1][stderr_column] ** 2 if use_stderr else None
+        return weights, scores[self.objective], variance
+
+    def _model(self, history):
+        if len(history) < MINIMUM_TO_FIT:
+            raise HistoryError(f"botorch-gp: needs at least {MINIMUM_TO_FIT} scored runs to fit a GP, "
+                               f"the history has {len(history)}")
+        weights, target, variance = self._training_data(history)
+        if np.ptp(target) == 0:
+            raise HistoryError(f"botorch-gp: every run has the same {self.objective} ({target[0]:g}); "
+                               "a GP cannot learn anything from that")
+        train_x = torch.tensor(weights, dtype=torch.float64)
+        train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
+        outcome = Standardize(m=1)
+        likelihood = None
+        if variance is not None:
+            scaled_variance = torch.tensor(variance, dtype=torch.float64) / train_y.std() ** 2
+            # "observed": exactly the recorded stderr; "auto": it is a floor, and the GP learns the extra noise
+            # (seed-to-seed spread) that an evaluation stderr does not see.
+            likelihood = FixedNoiseGaussianLikelihood(noise=scaled_variance.clamp_min(1e-8),
+                                                      learn_additional_noise=self.options["noise"] == "auto")
+        transform = QuadraticFeatures() if self.options["input_transform"] == "quadratic" else None
+        model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=outcome,
+                             input_transform=transform)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        model.eval()
+        return model, train_x
+
+    def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
+        history_arrays(history, self.domains)
+        wanted = n if len(history) < MINIMUM_TO_FIT else min(n, self.initial_size - len(history))
+        design = self._design(history, wanted)
+        if len(design) == n:
+            return design
+        m = len(self.domains)
+        call_seed = self.seed * 100_003 + len(history)
+        with torch.random.fork_rng():
+            torch.manual_seed(call_seed)
+            model, train_x = self._model(history)
+            pending = (torch.tensor([d.vector(self.domains) for d in design], dtype=torch.float64)
+                       if design else None)
+            acquisition = qLogNoisyExpectedImprovement(
+                model, X_baseline=train_x, X_pending=pending,
+                sampler=SobolQMCNormalSampler(torch.Size([self.options["mc_samples"]]), seed=call_seed))
+            ones = torch.ones(m, dtype=torch.float64)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                candidates, _ = optimize_acqf(
+                    acquisition, bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]),
+                    q=n - len(design), num_restarts=self.options["num_restarts"],
+                    raw_samples=self.options["raw_samples"],
+                    equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
+        return design + [Mixture.normalised(zip(self.domains, row.clamp_min(0).tolist())) for row in candidates]
+
+    def diagnostics(self, history: Sequence[Observation]) -> dict:
+        """Exact leave-one-out predictions at the fitted hyperparameters (Rasmussen & Williams eq. 5.12)."""
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed * 100_003 + len(history))
+            model, _ = self._model(history)
+        inputs = model.train_inputs[0]
+        with torch.no_grad():
+            prior = model.likelihood(model.forward(inputs), inputs)
+            precision = torch.linalg.inv(prior.covariance_matrix)
+            residual = model.train_targets - prior.mean
+            standardised = model.train_targets - (precision @ residual) / precision.diagonal()
+            loo, _ = model.outcome_transform.untransform(standardised.unsqueeze(-1))
+        target = np.array([obs.scores[self.objective] for obs in history], dtype=float)
+        predicted = loo.squeeze(-1).numpy()
+        residual = target - predicted
+        total = float(np.sum((target - target.mean()) ** 2))
+        noise = model.likelihood.noise.detach()
+        return {
+            "n": len(history),
+            "loo_predictions": predicted.tolist(),
+            "r2": 1.0 - float(np.sum(residual**2)) / total,
+            "rmse": float(np.sqrt(np.mean(residual**2))),
+            "model": f"SingleTaskGP (input transform: {self.options['input_transform']})",
+            "noise_sd": float(noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze()),
+            "lengthscales": model.covar_module.lengthscale.detach().squeeze().tolist(),
+        }
+
+
+class QuadraticFeatures(InputTransform, torch.nn.Module):
+    """Maps w to [w, w_i w_j for i < j], so the RBF kernel sees the Scheffe quadratic's features."""
+
+    def __init__(self):
+        super().__init__()
+        self.transform_on_train = True
+        self.transform_on_eval = True
+        self.transform_on_fantasize = True
+
+    def transform(self, X):
+        rows, cols = torch.triu_indices(X.shape[-1], X.shape[-1], offset=1)
+        return torch.cat([X, X[..., rows] * X[..., cols]], dim=-1)
