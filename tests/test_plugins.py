@@ -158,6 +158,16 @@ def test_plugin_raising_on_import_is_reported_and_skipped(run_modomodo, tmp_path
     assert run_modomodo("--help", pythonpath=site).returncode == 0
 
 
+def test_second_distribution_reusing_an_entry_point_name_is_reported(run_modomodo, tmp_path):
+    site = fake_distribution(tmp_path, "first-dist", "first_module", GOOD_PLUGIN, entry_point="shared")
+    fake_distribution(site, "second-dist", "second_module", GOOD_PLUGIN, entry_point="shared")
+    result = run_modomodo("plugins", "--json", pythonpath=site)
+    plugins = listing(result)
+    assert plugins["shared"]["registered"] == {"verifiers": ["always-one"]}
+    clash = [entry for name, entry in plugins.items() if name.endswith("-dist:shared")]
+    assert len(clash) == 1 and "entry point name 'shared' is already taken" in clash[0]["error"]
+
+
 def test_missing_component_names_the_plugin_that_failed_to_load(tmp_path):
     site = fake_distribution(tmp_path, "broken-plugin", "broken_plugin", "import no_such_module\n")
     lookup = textwrap.dedent("""
@@ -173,25 +183,29 @@ def test_missing_component_names_the_plugin_that_failed_to_load(tmp_path):
     assert "broken-plugin (failed to import broken_plugin: ModuleNotFoundError" in result.stdout
 
 
-def test_hook_with_wrong_argument_name_is_rejected(temporary_plugin):
-    class WrongArgument:
-        @hookimpl
-        def register_verifiers(self, registrar):
-            pass
-
-    with pytest.raises(PluginError, match=r"plugin 'wrong-argument'.*registrar"):
-        temporary_plugin(WrongArgument(), name="wrong-argument")
+class WrongArgument:
+    @hookimpl
+    def register_verifiers(self, registrar):
+        pass
 
 
-def test_misspelt_hook_rejected_in_process(temporary_plugin):
-    class Misspelt:
-        @hookimpl
-        def register_dataset(self, register):
-            pass
+class MisspeltHook:
+    @hookimpl
+    def register_dataset(self, register):
+        pass
 
-    with pytest.raises(PluginError, match=r"plugin 'misspelt'.*'register_dataset'.*register_datasets"):
-        temporary_plugin(Misspelt(), name="misspelt")
-    assert not modomodo.plugins.pm.has_plugin("misspelt")
+
+@pytest.mark.parametrize(
+    ("plugin", "message"),
+    [
+        (WrongArgument(), r"plugin 'invalid'.*registrar"),
+        (MisspeltHook(), r"plugin 'invalid'.*'register_dataset' \(did you mean 'register_datasets'\?\)"),
+    ],
+)
+def test_invalid_hook_implementation_is_refused_in_process(temporary_plugin, plugin, message):
+    with pytest.raises(PluginError, match=message):
+        temporary_plugin(plugin, name="invalid")
+    assert not modomodo.plugins.pm.has_plugin("invalid")
 
 
 def test_plugin_whose_register_hook_raises_is_reported_and_skipped(temporary_plugin, capsys):
