@@ -4,6 +4,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..plugins import load_failures, plugin_listing
@@ -23,5 +24,5 @@ def command(as_json):
         registered = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in plugin["registered"].items())
         table.add_row(plugin["name"], plugin["version"] or "-", "\n".join(plugin["hooks"]), registered)
     for name, why in sorted(load_failures.items()):
-        table.add_row(name, "-", "[red]failed to load[/red]", why)
+        table.add_row(name, "-", "[red]failed to load[/red]", escape(why))
     Console().print(table)
