@@ -100,6 +100,8 @@ def test_load_plugins_variable_picks_by_distribution_name_in_any_spelling(run_mo
     for spelling in ("modomodo-example", "Modomodo_Example", "example"):
         result = run_modomodo("plugins", "--json", env={"MODOMODO_LOAD_PLUGINS": spelling}, pythonpath=example_site)
         assert set(listing(result)) == {"example"}, spelling
+    bundled_only = run_modomodo("plugins", "--json", env={"MODOMODO_LOAD_PLUGINS": "modomodo"}, pythonpath=example_site)
+    assert set(listing(bundled_only)) == BUNDLED
 
 
 def test_unknown_name_in_load_plugins_variable_is_harmless(run_modomodo, example_site):
