@@ -26,6 +26,8 @@ class Verifier:
     kind: str = attrs.field(validator=attrs.validators.in_(VERIFIER_KINDS))
     value_range: tuple[float, float] = (0.0, 1.0)
     description: str = ""
+    #: Optional: the answer this verifier reads from a completion, shown by ``modomodo reward``.
+    extract: Callable[[str], str] | None = None
 
     def __call__(self, completion: str, row: Mapping[str, Any]) -> float:
         """Score and clamp into the documented range; a verifier bug scores the low end, never raises."""
