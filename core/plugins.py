@@ -86,7 +86,7 @@ def register_plugin(plugin: Any, name: str, version: str | None = None) -> None:
     except pluggy.PluginValidationError as error:
         raise PluginError(f"plugin {name!r}: {' '.join(str(error).split())}") from None
     except ValueError as error:  # the name or the object is already registered
-        raise PluginError(f"plugin {name!r}: {error}") from None
+        raise PluginError(f"plugin {name!r}: {str(error).splitlines()[0]}") from None
     try:
         pm.check_pending()
     except pluggy.PluginValidationError:

@@ -277,3 +277,9 @@ def _env(**overrides: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if k != "MODOMODO_LOAD_PLUGINS"}
     environment.update(overrides)
     return environment
+
+
+def test_an_already_loaded_plugin_cannot_be_registered_again(temporary_plugin):
+    loaded = modomodo.plugins.pm.get_plugin("strategies")
+    with pytest.raises(PluginError, match=r"plugin 'strategies-again': Plugin already registered"):
+        temporary_plugin(loaded, name="strategies-again")
