@@ -91,6 +91,28 @@ def test_installed_example_components_can_be_looked_up_by_name(example_site):
     assert result.stdout.split() == ["3", "[1.0,", "1.0,", "1.0]"]
 
 
+def test_check_runs_a_study_config_on_the_installed_example(run_modomodo, example_site, tmp_path):
+    config = tmp_path / "odd.toml"
+    config.write_text(textwrap.dedent("""
+        [study]
+        name = "odd"
+
+        [domains.odd]
+        source = "odd-one-out"
+        verifier = "odd-one-out-letter"
+        options = { size = 20 }
+
+        [benchmarks.odd-test]
+        source = "odd-one-out"
+        verifier = "odd-one-out-letter"
+        group = "in"
+        limit = 20
+    """))
+    result = run_modomodo("check", config, pythonpath=example_site)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every reference earned full reward" in result.stdout
+
+
 def test_empty_load_plugins_variable_hides_every_plugin(run_modomodo, example_site):
     result = run_modomodo("plugins", "--json", env={"MODOMODO_LOAD_PLUGINS": ""}, pythonpath=example_site)
     assert listing(result) == {}
