@@ -109,8 +109,7 @@ def test_check_runs_a_study_config_on_the_installed_example(run_modomodo, exampl
         limit = 20
     """))
     result = run_modomodo("check", config, pythonpath=example_site)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "every reference earned full reward" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr  # 1 if a reference missed full reward
 
 
 def test_empty_load_plugins_variable_hides_every_plugin(run_modomodo, example_site):
