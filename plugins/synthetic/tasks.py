@@ -316,10 +316,10 @@ def spatial_bigger(rng, size) -> Example:
 def science_balance(rng, size) -> Example:
     left, right = rng.sample(range(1, 5), 2)
     image, draw = canvas(size)
-    pivot = (size / 2, size * 0.72)
+    pivot = (size / 2 + rng.uniform(-size / 12, size / 12), size * rng.uniform(0.68, 0.76))
     draw.polygon([pivot, (pivot[0] - size / 10, size * 0.9), (pivot[0] + size / 10, size * 0.9)], fill=INK)
     tilt = math.radians(rng.uniform(9, 16)) * (1 if left > right else -1)
-    half = size * 0.4
+    half = size * rng.uniform(0.32, 0.37)
     ends = [(pivot[0] - half * math.cos(tilt), pivot[1] + half * math.sin(tilt)),
             (pivot[0] + half * math.cos(tilt), pivot[1] - half * math.sin(tilt))]
     draw.line([ends[0], ends[1]], fill=INK, width=3)
@@ -379,12 +379,12 @@ def _towards(a: Item, b: Item, side: int) -> tuple[tuple[float, float], tuple[fl
 def science_thermometers(rng, size) -> Example:
     """Three thermometers with different levels: comparing heights, answered with a position."""
     image, draw = canvas(size)
-    levels = rng.sample(range(2, 10), 3)
+    levels = [level + rng.uniform(-0.3, 0.3) for level in rng.sample(range(2, 10), 3)]
     width = max(5, size // 10)
     top, bottom = size * 0.12, size * 0.88
     names = ["left", "middle", "right"]
     for k, level in enumerate(levels):
-        x = size * (k + 0.5) / 3
+        x = size * (k + 0.5) / 3 + rng.uniform(-2, 2)
         draw.rectangle([x - width / 2, top, x + width / 2, bottom], outline=INK)
         fill_top = bottom - (bottom - top) * level / 10
         draw.rectangle([x - width / 2 + 1, fill_top, x + width / 2 - 1, bottom - 1], fill=COLOURS["red"])
@@ -401,16 +401,18 @@ def science_thermometers(rng, size) -> Example:
 
 
 def _bar_chart(rng, size, heights: list[int], colours: list[str]) -> Image.Image:
+    """Bars on a grid of 5 units; the frame jitters a little so that no two charts are the same picture."""
     image, draw = canvas(size)
-    base, top = size * 0.92, size * 0.08
+    base, top = size * rng.uniform(0.9, 0.94), size * rng.uniform(0.06, 0.1)
     unit = (base - top) / 5
     for level in range(1, 6):
         y = base - unit * level
         draw.line([(2, y), (size - 3, y)], fill=GRID, width=1)
     slot = (size - 6) / len(heights)
+    width = rng.uniform(0.5, 0.7)
     for k, (height, colour) in enumerate(zip(heights, colours)):
-        x1 = 4 + slot * k + slot * 0.2
-        draw.rectangle([x1, base - unit * height, x1 + slot * 0.6, base], fill=COLOURS[colour])
+        x1 = 4 + slot * k + slot * (1 - width) / 2
+        draw.rectangle([x1, base - unit * height, x1 + slot * width, base], fill=COLOURS[colour])
     draw.line([(2, base), (size - 3, base)], fill=INK, width=1)
     return image
 
@@ -473,7 +475,8 @@ def count_kind(rng, size, by_shape: bool) -> Example:
     distractors = [rng.choice(pool) for _ in range(rng.randint(1, 6 - n))]
     items = scene(rng, size, targets + distractors)
     noun = f"{colour} {shape}s" if by_shape else f"{colour} shapes"
-    return short_answer("count-kind", draw_scene(size, items), f"How many {noun} are there?", str(n),
+    task = "count-colour-shape" if by_shape else "count-colour"
+    return short_answer(task, draw_scene(size, items), f"How many {noun} are there?", str(n),
                         f"{plural(n, *label)}.")
 
 
