@@ -136,10 +136,10 @@ def relation_between(a: Item, b: Item, axis: int) -> str:
 
 def detect_kind(rng, size, level: int) -> Example:
     colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
+    n_targets = {1: 1, 2: rng.randint(1, 2), 3: 2}[level]  # at most two boxes: a completion fits ~48 tokens
     if level == 3 and rng.random() < 0.5:
         # Colour-only or shape-only queries: targets of mixed kinds.
         by_colour = rng.random() < 0.5
-        n_targets = rng.randint(2, 3)
         if by_colour:
             targets = [(rng.choice(SHAPES), colour) for _ in range(n_targets)]
             pool = [(s, c) for s in SHAPES for c in COLOURS if c != colour]
@@ -150,7 +150,6 @@ def detect_kind(rng, size, level: int) -> Example:
             label = (None, shape)
         distractors = [rng.choice(pool) for _ in range(rng.randint(2, 3))]
     else:
-        n_targets = {1: 1, 2: rng.randint(1, 2), 3: rng.randint(2, 3)}[level]
         targets = [(shape, colour)] * n_targets
         if level == 1:
             pool = [(s, c) for s in SHAPES for c in COLOURS if s != shape and c != colour]
