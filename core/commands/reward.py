@@ -1,0 +1,75 @@
+"""``modomodo reward``: score one completion and show every part of its reward, to see why a reward looks wrong."""
+
+import json
+
+import click
+
+from ..errors import PluginError, UsageError
+from ..plugins import get
+from ..verifiers import DEFAULT_WEIGHTS, CompositeReward
+
+
+def _row(solution: str, row_json: str | None) -> dict:
+    try:
+        row = json.loads(row_json) if row_json else {}
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--row is not valid JSON: {error}") from None
+    if not isinstance(row, dict):
+        raise UsageError(f"--row must be a JSON object such as '{{\"bbox\": \"rel1000\"}}', got {row_json!r}")
+    return {**row, "solution": solution}
+
+
+def _verifier(name: str):
+    try:
+        return get("verifiers", name)
+    except PluginError as error:
+        raise UsageError(str(error)) from None
+
+
+@click.command(name="reward")
+@click.option("--verifier", "verifier_name", required=True, metavar="NAME", help="The task verifier, e.g. choice or iou-coco.")
+@click.option("--solution", required=True, metavar="TEXT", help="The reference answer, e.g. '<answer>B</answer>'.")
+@click.option("--row", "row_json", metavar="JSON",
+              help='Other row keys as a JSON object, e.g. \'{"bbox": "rel1000", "image_width": 640, "image_height": 480}\'.')
+@click.option("--format", "format_name", default="format", show_default=True, metavar="NAME",
+              help="The format gate verifier, or 'none' for no gate.")
+@click.argument("completion")
+def command(verifier_name, solution, row_json, format_name, completion):
+    """Score COMPLETION with a verifier and print the reward and its parts as JSON.
+
+    The total is the paper's: weights Acc 2, IoU 2, Format 1, and a failed format gate zeroes every part.
+    """
+    row = _row(solution, row_json)
+    verifier = _verifier(verifier_name)
+    gate = None if format_name == "none" else _verifier(format_name)
+    composite = CompositeReward(verifiers=[verifier], gate=gate)
+    breakdown = composite(completion, row)
+    report = {
+        "verifier": verifier.name,
+        "kind": verifier.kind,
+        "reward": verifier(completion, row),
+        "answer": verifier.extract(completion) if verifier.extract is not None else None,
+        "reference": verifier.extract(solution) if verifier.extract is not None else solution,
+        "format": None if gate is None else {"verifier": gate.name, "score": breakdown.parts[gate.name],
+                                             "passed": breakdown.format_ok},
+        "parts": dict(breakdown.parts),
+        "weights": {kind: DEFAULT_WEIGHTS[kind] for kind in sorted({verifier.kind} | ({gate.kind} if gate else set()))},
+        "total": breakdown.total,
+        "max_total": composite.max_total,
+    }
+    error = _score_error(verifier, completion, row)
+    if error is not None:
+        report["error"] = error
+    click.echo(json.dumps(report, indent=2))
+
+
+def _score_error(verifier, completion: str, row: dict) -> str | None:
+    """Why the verifier failed on this row (for example a box convention without an image size), if it did.
+
+    During training such a failure silently scores the low end of the range; here it is shown.
+    """
+    try:
+        verifier.score(completion, row)
+    except Exception as error:  # noqa: BLE001 - reported to the user, not raised
+        return f"{type(error).__name__}: {error}"
+    return None
