@@ -101,7 +101,7 @@ def main() -> int:
             "in_sd": statistics.stdev(column(name, "in_score")),
             "out_mean": statistics.fmean(column(name, "out_score")),
             "out_sd": statistics.stdev(column(name, "out_score")),
-            "out_eval_stderr": statistics.fmean(column(name, "out_stderr")),
+            "out_eval_stderr": statistics.fmean(column(name, "out_score_stderr")),
             "seconds_per_trial": statistics.fmean(column(name, "wall_time")),
         }
         for name in mixtures

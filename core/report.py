@@ -38,7 +38,7 @@ def _margin(run_dir: Path, config: Config, candidate: dict, baseline: dict, obje
         "margin": value,
         "paired_stderr": paired_se,
         "unpaired_stderr": unpaired,
-        "in_stderrs": value / stderr if stderr and stderr == stderr and stderr > 0 else math.nan,
+        "in_standard_errors": value / stderr if stderr and stderr == stderr and stderr > 0 else math.nan,
     }
 
 
@@ -140,7 +140,7 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
             margin = summary["best_vs_uniform"]
             lines += [f"**Margin over uniform** (trial {uniform['id']}, {objective} {uniform['value']:.4f}): "
                       f"{margin['margin']:+.4f}, paired standard error {margin['paired_stderr']:.4f} "
-                      f"(unpaired {margin['unpaired_stderr']:.4f}): {margin['in_stderrs']:+.1f} standard errors.", ""]
+                      f"(unpaired {margin['unpaired_stderr']:.4f}): {margin['in_standard_errors']:+.1f} standard errors.", ""]
         if "rl_effect" in summary:
             effect = summary["rl_effect"]
             lines += [f"**RL effect** (uniform minus the base policy without RL): In-Score "

@@ -43,17 +43,17 @@ def score_benchmark(name: str, group: str, per_example: Sequence[float]) -> Benc
 
 
 def aggregate(scores: Sequence[BenchmarkScore]) -> dict[str, float]:
-    """``in_score``, ``in_stderr``, ``out_score``, ``out_stderr`` (NaN for an empty group)."""
+    """``in_score``, ``in_score_stderr``, ``out_score``, ``out_score_stderr`` (NaN for an empty group)."""
     result: dict[str, float] = {}
     for group in GROUPS:
         members = [s for s in scores if s.group == group and s.n > 0]
         total = sum(s.n for s in members)
         if total == 0:
             result[f"{group}_score"] = math.nan
-            result[f"{group}_stderr"] = math.nan
+            result[f"{group}_score_stderr"] = math.nan
             continue
         result[f"{group}_score"] = math.fsum(s.n * s.score for s in members) / total
-        result[f"{group}_stderr"] = math.sqrt(math.fsum((s.n / total) ** 2 * s.stderr**2 for s in members))
+        result[f"{group}_score_stderr"] = math.sqrt(math.fsum((s.n / total) ** 2 * s.stderr**2 for s in members))
     return result
 
 

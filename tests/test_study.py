@@ -19,7 +19,7 @@ from modomodo.config import load_config
 from modomodo.errors import ConfigError
 from modomodo.ledger import Ledger
 from modomodo.mixture import Mixture
-from modomodo.plugins import register_plugin, unregister_plugin
+from modomodo.plugins import temporary_plugin
 from modomodo.report import write_report
 from modomodo.study import Study
 
@@ -31,9 +31,8 @@ def echo_plugin():
     sys.path.insert(0, str(FIXTURES))
     import echo_plugin
 
-    assert register_plugin(echo_plugin, "echo-test")
-    yield echo_plugin
-    unregister_plugin("echo-test")
+    with temporary_plugin(echo_plugin, "echo-test"):
+        yield echo_plugin
     sys.path.remove(str(FIXTURES))
 
 
@@ -62,7 +61,7 @@ def test_runs_the_budget_starting_with_uniform_then_resumes_without_rerunning(tm
     assert records[0]["id"] == "base" and records[0]["status"] == "ok"
     first = [r for r in records if r["role"] == "search"][0]
     assert Mixture(first["mixture"]) == Mixture.uniform(["a", "b", "c"])
-    assert {"in_score", "out_score", "in_stderr", "out_stderr", "in-a", "out-b_stderr"} <= set(first["scores"])
+    assert {"in_score", "out_score", "in_score_stderr", "out_score_stderr", "in-a", "out-b_stderr"} <= set(first["scores"])
     ledger_text = (tmp_path / "runs/echo/trials.jsonl").read_text()
 
     assert run_study(path) == records  # nothing left to do: nothing re-run
