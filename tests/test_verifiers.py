@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -128,7 +127,6 @@ def test_math_is_safe_off_the_main_thread():
     jobs = [(answer(r"\frac{1}{2}"), "0.5"), (answer("9**9**9**9"), "2"), (answer("7"), "7")]
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda job: score("math", *job), jobs))
-    assert threading.current_thread() is threading.main_thread()
     assert results == [1.0, 0.0, 1.0]
 
 
