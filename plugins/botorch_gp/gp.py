@@ -143,7 +143,7 @@ class GaussianProcessOptimizer:
                     q=n - len(design), num_restarts=self.options["num_restarts"],
                     raw_samples=self.options["raw_samples"],
                     equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
-        return design + [Mixture.normalised(zip(self.domains, row.clamp_min(0).tolist())) for row in candidates]
+        return design + [Mixture.normalised(zip(self.domains, torch.where(row < 1e-9, 0.0, row).tolist())) for row in candidates]
 
     def diagnostics(self, history: Sequence[Observation]) -> dict:
         """Exact leave-one-out predictions at the fitted hyperparameters (Rasmussen & Williams eq. 5.12)."""

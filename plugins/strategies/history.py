@@ -10,6 +10,8 @@ from modomodo import Mixture, Observation, check_options
 
 # Two mixtures closer than this (largest coordinate difference) count as the same design.
 SAME_MIXTURE = 1e-6
+# Solvers leave weights like 3e-16 where they mean 0.
+ROUND_OFF = 1e-9
 
 
 def resolve_options(strategy: str, given: Mapping[str, object], defaults: Mapping[str, object]) -> dict:
@@ -24,8 +26,9 @@ def rng_for(seed: int, history: Sequence[Observation]) -> np.random.Generator:
 
 
 def to_mixture(domains: Sequence[str], vector: np.ndarray) -> Mixture:
-    """A solver's vector as a Mixture: round-off negatives clipped, rescaled to sum to 1."""
-    return Mixture.normalised(zip(domains, np.clip(np.asarray(vector, dtype=float), 0.0, None)))
+    """A solver's vector as a Mixture: round-off (below 1e-9, or negative) set to 0, rescaled to sum to 1."""
+    vector = np.asarray(vector, dtype=float)
+    return Mixture.normalised(zip(domains, np.where(vector < ROUND_OFF, 0.0, vector)))
 
 
 def is_observed(vector: np.ndarray, observed: np.ndarray) -> bool:

@@ -1,0 +1,91 @@
+"""botorch-gp: proposals on the simplex, reproducible, initial design, observed noise, diagnostics."""
+
+import math
+
+import numpy as np
+import pytest
+
+from modomodo import HistoryError, Mixture, Observation, UsageError, get_component
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+DOMAINS = ["a", "b", "c", "d"]
+FAST = {"num_restarts": 2, "raw_samples": 64, "mc_samples": 32}
+
+
+def score(w):
+    return 0.5 - float(np.sum((w - np.array([0.1, 0.5, 0.3, 0.1])) ** 2))
+
+
+def history(n, seed=0, stderr=None):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for w in rng.dirichlet(np.ones(len(DOMAINS)), n):
+        scores = {"out_score": score(w) + rng.normal(0, 0.005)}
+        if stderr is not None:
+            scores["out_score_stderr"] = stderr
+        rows.append(Observation(Mixture.normalised(zip(DOMAINS, w)), scores))
+    return rows
+
+
+def gp(seed=0, **options):
+    return get_component("optimizers", "botorch-gp")(DOMAINS, seed=seed, **{**FAST, **options})
+
+
+def test_proposals_are_distinct_on_the_simplex_and_reproducible():
+    observed = history(12)
+    first = gp(seed=3).propose(observed, 3)
+    assert len(set(first)) == 3
+    for mixture in first:
+        assert list(mixture) == DOMAINS and min(mixture.values()) >= 0
+        assert math.fsum(mixture.values()) == pytest.approx(1.0, abs=1e-9)
+    assert gp(seed=3).propose(observed, 3) == first
+
+
+def test_short_history_gets_the_initial_design():
+    sobol = gp().propose([], 3)
+    assert sobol[0] == Mixture.uniform(DOMAINS) and len(set(sobol)) == 3
+    seeded = gp(initial="seed").propose([], 2)
+    assert [m.vector(DOMAINS) for m in seeded] == [[1, 0, 0, 0], [0, 1, 0, 0]]
+
+
+def test_design_then_model_fill_one_batch():
+    # 4 observed, initial design of 5: one design point, then two from the GP.
+    mixtures = gp(initial_size=5).propose(history(4), 3)
+    assert len(set(mixtures)) == 3
+
+
+def test_moves_toward_the_optimum():
+    best = np.array([0.1, 0.5, 0.3, 0.1])
+    proposal = gp().propose(history(20), 1)[0]
+    assert np.abs(np.array(proposal.vector(DOMAINS)) - best).max() < 0.25
+
+
+@pytest.mark.parametrize("noise", ["auto", "observed"])
+def test_recorded_standard_errors_are_used_as_noise(noise):
+    report = gp(noise=noise).diagnostics(history(12, stderr=0.02))
+    assert report["noise_sd"] >= 0.02 * 0.99  # the recorded stderr is a floor on the model's noise
+
+
+def test_observed_noise_requires_stderr_columns():
+    with pytest.raises(HistoryError, match="out_score_stderr"):
+        gp(noise="observed").propose(history(6), 1)
+
+
+def test_diagnostics_has_leave_one_out_predictions_per_row():
+    observed = history(15)
+    report = gp(input_transform="quadratic").diagnostics(observed)
+    assert len(report["loo_predictions"]) == 15
+    assert report["r2"] > 0.5 and report["rmse"] < 0.05
+
+
+def test_bad_options_and_histories():
+    with pytest.raises(UsageError, match="initial = 'lhs'"):
+        gp(initial="lhs")
+    with pytest.raises(UsageError, match="'restarts'.*num_restarts"):
+        gp(restarts=3)
+    broken = history(5)
+    broken[2] = Observation(broken[2].mixture, {"out_score": float("nan")})
+    with pytest.raises(HistoryError, match="row 3"):
+        gp().propose(broken, 1)
