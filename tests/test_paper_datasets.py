@@ -134,12 +134,12 @@ def test_training_source_skips_and_reports_bad_rows(tmp_path, name, form, caplog
         rows = load(name, root, split, max_bad_fraction=0.1)
     assert len(rows) == 37
     message = caplog.text
-    assert "3 of 40 rows are bad" in message
+    assert "skipped 3 bad rows of 40 (7.5%)" in message
     where = "line" if form == "jsonl" else "row"
     first = 4 if form == "jsonl" else 3
     assert f"{where} {first}: image missing" in message
     assert "no <answer>" in message and "image unreadable" in message
-    with pytest.raises(DatasetError, match=r"3 of 40 rows are bad.*max_bad_fraction = 0.05") as failure:
+    with pytest.raises(DatasetError, match=r"3 of 40 rows are bad \(7.5%\), more than max_bad_fraction = 0.05: (row|line)") as failure:
         load(name, root, split, max_bad_fraction=0.05)
     assert str(root) in str(failure.value)
 
@@ -182,15 +182,17 @@ def test_shuffle_is_fixed_by_seed_and_limit_takes_a_prefix(tmp_path):
     assert order(seed=1, limit=5) == order(seed=1)[:5]
 
 
-def test_columns_map_schema_names_to_stored_names(tmp_path):
+def test_columns_rename_stored_columns_onto_the_schema(tmp_path):
     records = [{"img": r["image"], "prompt": r["problem"], "target": r["solution"]} for r in training_records("letter", 3)]
     root = write(tmp_path, "parquet", {"train": [dict(r, image=r.pop("img")) for r in records]})
     with pytest.raises(DatasetError, match=r"missing 'problem' \(column 'problem'\).*it has image, prompt, target"):
         load("scienceqa", root)
-    rows = load("scienceqa", root, columns={"problem": "prompt", "solution": "target"})
+    rows = load("scienceqa", root, columns={"prompt": "problem", "target": "solution"})
     assert [row["solution"] for row in rows] == ["<answer>B</answer>"] * 3
-    with pytest.raises(DatasetError, match="unknown name"):
-        load("scienceqa", root, columns={"question": "prompt"})
+    with pytest.raises(DatasetError, match="'question' is not a schema name"):
+        load("scienceqa", root, columns={"prompt": "question"})
+    with pytest.raises(DatasetError, match="both 'prompt' and 'target' are renamed to 'problem'"):
+        load("scienceqa", root, columns={"prompt": "problem", "target": "problem"})
 
 
 def test_mmmu_options_stored_as_text_and_lists_of_answers(tmp_path):

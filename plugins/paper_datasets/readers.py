@@ -192,7 +192,7 @@ def required_columns_present(table: Table, needed: Mapping[str, str], source: st
     if missing:
         raise DatasetError(
             f"{source}: {table.location}: missing {', '.join(missing)}; it has {', '.join(sorted(table.columns))}. "
-            f"Map names with columns = {{ {next(iter(needed))} = \"...\" }}"
+            f"Rename a stored column with columns = {{ stored_name = \"{next(iter(needed))}\" }}"
         )
 
 
@@ -217,11 +217,13 @@ def read_rows(table: Table, request: LoadRequest, convert: Callable[[dict, Table
             bad.append((index, str(error)))
     if bad:
         examined = len(rows) + len(bad)
+        share = f"({len(bad) / examined:.1%})"
         first = "; ".join(f"{table.where(i)}: {why}" for i, why in sorted(bad)[:REPORTED_BAD_ROWS])
-        summary = f"{len(bad)} of {examined} rows are bad ({len(bad) / examined:.1%}): {first}"
         if len(bad) > request.max_bad_fraction * examined:
             raise DatasetError(
-                f"{source}: {table.location}: {summary}; more than max_bad_fraction = {request.max_bad_fraction}"
+                f"{source}: {table.location}: {len(bad)} of {examined} rows are bad {share}, more than "
+                f"max_bad_fraction = {request.max_bad_fraction}: {first}"
             )
-        logger.warning("%s: %s: skipped %s", source, table.location, summary)
+        logger.warning("%s: %s: skipped %d bad rows of %d %s: %s", source, table.location, len(bad), examined,
+                       share, first)
     return rows

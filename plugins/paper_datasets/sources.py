@@ -3,7 +3,7 @@
 Training sets are stored in the published schema ``image`` / ``problem`` / ``solution``
 (design.md); the OOD benchmarks in the schema ``image`` / ``question`` / ``options`` /
 ``answer`` and are turned into the common schema with the paper's prompt template.
-``LoadRequest.columns`` maps a schema name to the stored column name.
+``LoadRequest.columns`` renames stored columns onto the schema: ``{stored name: schema name}``.
 """
 
 from __future__ import annotations
@@ -98,13 +98,19 @@ class PaperSource:
 
 
 def _column_map(source: str, given: Mapping[str, str], schema: tuple[str, ...]) -> dict[str, str]:
-    unknown = sorted(set(given) - set(schema))
+    """Schema name -> stored name, from the config's renames ``{stored name: schema name}``."""
+    unknown = sorted(set(given.values()) - set(schema))
     if unknown:
         raise DatasetError(
-            f"{source}: columns: unknown name(s) {', '.join(unknown)}; expected schema names "
-            f"{', '.join(schema)} mapped to stored column names, e.g. columns = {{ {schema[0]} = \"img\" }}"
+            f"{source}: columns: {', '.join(map(repr, unknown))} is not a schema name; expected renames "
+            f"{{stored name = schema name}} onto {', '.join(schema)}, e.g. columns = {{ img = \"{schema[0]}\" }}"
         )
-    return {name: given.get(name, name) for name in schema}
+    stored_for = {name: name for name in schema}
+    for stored, name in given.items():
+        if stored_for[name] != name:
+            raise DatasetError(f"{source}: columns: both {stored_for[name]!r} and {stored!r} are renamed to {name!r}")
+        stored_for[name] = stored
+    return stored_for
 
 
 def _field(record: Mapping[str, Any], column: str, name: str) -> Any:
