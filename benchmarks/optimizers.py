@@ -158,6 +158,32 @@ def plot(summary: dict, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def latency(repeats: int = 5) -> dict:
+    """Wall and CPU seconds of one botorch-gp proposal of 4 from 50 noisy observations in 5 domains."""
+    import torch
+
+    torch.set_num_threads(1)
+    from modomodo import Mixture, Observation, get_component
+
+    function, _ = make_problem("multimodal", 5, 0)
+    rng = np.random.default_rng(0)
+    domains = [f"d{i}" for i in range(5)]
+    history = [Observation(Mixture.normalised(zip(domains, w)), {"out_score": float(function(w) + rng.normal(0, NOISE_SD))})
+               for w in rng.dirichlet(np.ones(5), 50)]
+    wall, cpu = [], []
+    for repeat in range(repeats):
+        optimizer = get_component("optimizers", "botorch-gp")(domains, seed=repeat)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        optimizer.propose(history, 4)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    result = {"wall_seconds": wall, "cpu_seconds": cpu, "median_wall": float(np.median(wall)),
+              "median_cpu": float(np.median(cpu)), "load_average": os.getloadavg()}
+    print(f"botorch-gp, 4 proposals from 50 observations in 5 domains: median {result['median_wall']:.2f} s wall, "
+          f"{result['median_cpu']:.2f} s CPU over {repeats} repeats (load average {result['load_average'][0]:.1f})")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dims", type=int, nargs="+", default=[3, 5, 8, 12])
@@ -168,7 +194,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--name", default="optimizers")
+    parser.add_argument("--latency", action="store_true", help="only time one botorch-gp proposal of 4 (50 obs, 5 domains)")
     args = parser.parse_args()
+    if args.latency:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "botorch_gp_latency.json").write_text(json.dumps(latency(), indent=1))
+        return
     jobs = [{"family": f, "m": m, "instance": i, "strategy": s, "batch": b, "budget": args.budget}
             for m in args.dims for f in args.families for b in args.batches for s in args.strategies
             for i in range(args.seeds)]

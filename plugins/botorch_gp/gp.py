@@ -114,7 +114,7 @@ class GaussianProcessOptimizer:
         model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=outcome,
                              input_transform=transform)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # fit retries and jitter notices; a failed fit still raises
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         model.eval()
         return model, train_x
@@ -127,7 +127,9 @@ class GaussianProcessOptimizer:
             return design
         m = len(self.domains)
         call_seed = self.seed * 100_003 + len(history)
-        with torch.random.fork_rng():
+        # Fitting and acquisition warnings (jitter added, optimizer restarts) are routine at these sizes.
+        with torch.random.fork_rng(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.manual_seed(call_seed)
             model, train_x = self._model(history)
             pending = (torch.tensor([d.vector(self.domains) for d in design], dtype=torch.float64)
@@ -136,14 +138,13 @@ class GaussianProcessOptimizer:
                 model, X_baseline=train_x, X_pending=pending,
                 sampler=SobolQMCNormalSampler(torch.Size([self.options["mc_samples"]]), seed=call_seed))
             ones = torch.ones(m, dtype=torch.float64)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                candidates, _ = optimize_acqf(
-                    acquisition, bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]),
-                    q=n - len(design), num_restarts=self.options["num_restarts"],
-                    raw_samples=self.options["raw_samples"],
-                    equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
-        return design + [Mixture.normalised(zip(self.domains, torch.where(row < 1e-9, 0.0, row).tolist())) for row in candidates]
+            candidates, _ = optimize_acqf(
+                acquisition, bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]),
+                q=n - len(design), num_restarts=self.options["num_restarts"],
+                raw_samples=self.options["raw_samples"],
+                equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
+        round_off_to_zero = torch.where(candidates < 1e-9, 0.0, candidates)
+        return design + [Mixture.normalised(zip(self.domains, row.tolist())) for row in round_off_to_zero]
 
     def diagnostics(self, history: Sequence[Observation]) -> dict:
         """Exact leave-one-out predictions at the fitted hyperparameters (Rasmussen & Williams eq. 5.12)."""
