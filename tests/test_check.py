@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -136,3 +137,43 @@ def test_quickstart_references_earn_full_reward_through_the_bundled_verifiers(ru
     result = run_modomodo("check", QUICKSTART, "--limit", "150")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("100.0%") == 2 * 11  # every reference full, every corruption lower, 11 entries
+
+
+@pytest.mark.skipif(not _bundled_verifiers_present(), reason="the bundled verifiers plugin is not installed")
+def test_paper_sources_on_local_files_pass_the_dry_run(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(picture, format="PNG")
+    image = {"bytes": picture.getvalue(), "path": None}
+    box = "<answer>[{'Position': [4, 6, 30, 40], 'Confidence': 1}]</answer>"
+    tables = {
+        "lisa": [{"image": image, "problem": f"Output the bounding box of thing {i}.", "solution": box} for i in range(8)],
+        "scienceqa": [{"image": image, "problem": f"Which {i}?\nA. x\nB. y", "solution": "<answer>B</answer>"} for i in range(8)],
+        "chartqa": [{"image": image, "query": f"Value {i}?", "label": [str(i)]} for i in range(8)],
+    }
+    for name, rows in tables.items():
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / f"{name}.parquet")
+    path = tmp_path / "paper.toml"
+    path.write_text(f"""
+[study]
+name = "paper-check"
+[domains.lisa]
+source = "lisa"
+path = "{tmp_path / 'lisa.parquet'}"
+verifier = "iou-binary"
+[domains.scienceqa]
+source = "scienceqa"
+path = "{tmp_path / 'scienceqa.parquet'}"
+verifier = "choice"
+[benchmarks.chartqa]
+source = "chartqa"
+path = "{tmp_path / 'chartqa.parquet'}"
+columns = {{ query = "question", label = "answer" }}
+verifier = "exact"
+group = "out"
+""")
+    result = invoke(path)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("100.0%") == 6
