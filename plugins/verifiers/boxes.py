@@ -58,30 +58,50 @@ class Box(NamedTuple):
         return (self.x1, self.y1, self.x2, self.y2)
 
 
+def _box(match: re.Match) -> Box | None:
+    """The box one pattern match writes; None for a ``{...}`` record that holds no box."""
+    record = match.group("record")
+    if record is None:
+        return Box(*(float(n) for n in match.groups()[1:] if n is not None))
+    inner = _LIST_BOX_PATTERN.search(record)
+    if inner is None:
+        return None
+    confidence = _CONFIDENCE_PATTERN.search(record)
+    return Box(*(float(n) for n in inner.groups()), float(confidence.group(1)) if confidence else 1.0)
+
+
+def _holds_box(match: re.Match) -> bool:
+    record = match.group("record")
+    return record is None or _LIST_BOX_PATTERN.search(record) is not None
+
+
 def parse_boxes(text: str, limit: int) -> tuple[list[Box], int]:
     """The first ``limit`` boxes written in ``text``, and how many boxes it writes in all.
 
     Reads ``{'Position': [x1, y1, x2, y2], 'Confidence': c}`` records (either key order, JSON or
     Python quotes), bare ``[x1, y1, x2, y2]`` lists, and Qwen2-VL's ``(x1,y1),(x2,y2)``. A record
-    without a confidence gets 1.
+    without a confidence gets 1. Boxes past the limit are counted, not read.
     """
     boxes: list[Box] = []
     total = 0
     for match in _BOX_PATTERN.finditer(text):
-        record = match.group("record")
-        if record is None:
-            numbers = [g for g in match.groups()[1:] if g is not None]
-            box = Box(*(float(n) for n in numbers))
-        else:
-            inner = _LIST_BOX_PATTERN.search(record)
-            if inner is None:
-                continue
-            confidence = _CONFIDENCE_PATTERN.search(record)
-            box = Box(*(float(n) for n in inner.groups()), float(confidence.group(1)) if confidence else 1.0)
-        total += 1
         if len(boxes) < limit:
-            boxes.append(box)
+            box = _box(match)
+            if box is not None:
+                boxes.append(box)
+                total += 1
+        elif _holds_box(match):
+            total += 1
     return boxes, total
+
+
+def first_box(text: str) -> Box | None:
+    """The first box written in ``text`` (read as ``parse_boxes`` reads), without reading the rest."""
+    for match in _BOX_PATTERN.finditer(text):
+        box = _box(match)
+        if box is not None:
+            return box
+    return None
 
 
 def iou(a: Box, b: Box) -> float:

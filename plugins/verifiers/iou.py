@@ -12,6 +12,7 @@ from .boxes import (
     MAX_REFERENCE_BOXES,
     Box,
     coco_match_score,
+    first_box,
     iou,
     parse_boxes,
     to_image_pixels,
@@ -26,10 +27,10 @@ def _reference_boxes(row: Mapping[str, Any]) -> list[Box]:
 
 def first_box_iou(completion: str, row: Mapping[str, Any]) -> float:
     """IoU of the first predicted box with the reference box it overlaps most (LISA-test's mean-IoU metric)."""
-    predicted, _ = parse_boxes(extract_answer(completion), 1)
-    if not predicted:
+    predicted = first_box(extract_answer(completion))
+    if predicted is None:
         return 0.0
-    (box,) = to_image_pixels(predicted, row)
+    (box,) = to_image_pixels([predicted], row)
     return max((iou(box, reference) for reference in _reference_boxes(row)), default=0.0)
 
 
