@@ -26,6 +26,13 @@ def answer_of(row) -> str:
     return ANSWER.match(row["solution"]).group(1)
 
 
+def chosen_option(row) -> str:
+    """The answer's text: the option a letter points at, or the answer itself."""
+    answer = answer_of(row)
+    option = re.search(rf"\n{answer}\. (.+)\n", row["problem"]) if len(answer) == 1 else None
+    return option.group(1) if option else answer
+
+
 def fingerprint(row) -> str:
     return hashlib.sha1(row["image"].tobytes() + row["problem"].encode()).hexdigest()
 
@@ -131,6 +138,19 @@ def test_chart_tallest_and_shortest_answers_match_the_drawn_bars():
         assert answer_of(row) == pick(areas, key=areas.get)
         checked += 1
     assert checked > 30
+
+
+@pytest.mark.parametrize("name, task", [("synth-spatial", "spatial-count"), ("synth-compose", "compose-relation-count")])
+def test_relation_counts_are_not_given_away_by_the_relation(name, task):
+    """Each relation word must come with several different counts, or the answer is readable from the text."""
+    answers: dict[str, set[str]] = {}
+    for row in load(name, limit=600):
+        if row["task"] == task:
+            relation = re.search(r"are (left of|right of|above|below) the", row["problem"]).group(1)
+            answers.setdefault(relation, set()).add(chosen_option(row))
+    assert set(answers) == {"left of", "right of", "above", "below"}
+    for relation, seen in answers.items():
+        assert len(seen) >= 3, relation
 
 
 def test_options_size_image_size_and_bad_options():

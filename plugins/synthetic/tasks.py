@@ -33,7 +33,7 @@ from .scenes import (
     random_sides,
 )
 
-RELATIONS = {"left of": (0, -1), "right of": (0, 1), "above": (1, -1), "below": (1, 1)}
+RELATIONS = {"left of": 0, "right of": 0, "above": 1, "below": 1}  # relation -> the axis it compares
 
 
 @attrs.frozen
@@ -260,7 +260,7 @@ def spatial_yes_no(rng, size) -> Example:
     items = along_axis(rng, size, kinds, axis, margin=6)
     a, b = rng.sample(items, 2)
     actual = relation_between(a, b, axis)
-    asked = actual if rng.random() < 0.5 else next(r for r in RELATIONS if RELATIONS[r][0] == axis and r != actual)
+    asked = actual if rng.random() < 0.5 else next(r for r in RELATIONS if RELATIONS[r] == axis and r != actual)
     question = f"Is the {a.name()} {asked} the {b.name()}? Answer yes or no."
     answer = "yes" if asked == actual else "no"
     return short_answer("spatial-yes-no", draw_scene(size, items), question, answer, f"{a.shape} is {actual} it.")
@@ -285,10 +285,11 @@ def relation_count_scene(rng, size) -> tuple[Image.Image, str, int]:
     anchor_shape = rng.choice(SHAPES)
     others = [(rng.choice([s for s in SHAPES if s != anchor_shape]), rng.choice(list(COLOURS)))
               for _ in range(rng.randint(2, 4))]
-    kinds = [(anchor_shape, rng.choice(list(COLOURS)))] + others
+    kinds = list(others)
+    kinds.insert(rng.randint(0, len(others)), (anchor_shape, rng.choice(list(COLOURS))))  # anywhere along the axis
     items = along_axis(rng, size, kinds, axis)
     anchor = next(item for item in items if item.shape == anchor_shape)
-    relation = rng.choice([r for r in RELATIONS if RELATIONS[r][0] == axis])
+    relation = rng.choice([r for r in RELATIONS if RELATIONS[r] == axis])
     count = sum(1 for item in items if item is not anchor and relation_between(item, anchor, axis) == relation)
     return draw_scene(size, items), f"How many shapes are {relation} the {anchor_shape}?", count
 
@@ -504,13 +505,15 @@ def compose_relation_size(rng, size) -> Example:
     """The largest shape on one side of an anchor; a larger one sits on the other side as a trap."""
     axis = rng.randint(0, 1)
     anchor_shape = rng.choice(SHAPES)
-    relation = rng.choice([r for r in RELATIONS if RELATIONS[r][0] == axis])
+    relation = rng.choice([r for r in RELATIONS if RELATIONS[r] == axis])
     colours = rng.sample(list(COLOURS), 3)
     others = [s for s in SHAPES if s != anchor_shape]
     kinds = [(rng.choice(others), colours[0]), (rng.choice(others), colours[1]),
              (anchor_shape, rng.choice(list(COLOURS))), (rng.choice(others), colours[2])]
     sides = distinct_sides(rng, size, 3)
     sides = sorted(sides[:2]) + [random_sides(rng, size, 1)[0], max(sides) + 2]
+    if rng.random() < 0.5:  # the answer is not always the shape next to the anchor
+        kinds[:2], sides[:2] = kinds[1::-1], sides[1::-1]
     if relation in ("right of", "below"):  # mirror: the asked side is the far end of the axis
         kinds, sides = kinds[::-1], sides[::-1]
     items = along_axis(rng, size, kinds, axis, sides=sides)
