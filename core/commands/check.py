@@ -118,6 +118,9 @@ def dry_run(config: Config, role: str, name: str, entry: DomainConfig | Benchmar
     except ModomodoError as error:
         report.problems.append(str(error))
         return report
+    except Exception as error:  # noqa: BLE001 - a plugin's bug is a failed check, not a crash of the dry run
+        report.problems.append(f"source {entry.source!r} raised {type(error).__name__}: {error}")
+        return report
     _score_rows(report, rows, score, gated=entry.format != "none")
     report.scored = True
     return report
