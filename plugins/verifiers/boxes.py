@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-#: Predicted boxes considered per completion: a list of 10,000 boxes costs a regex pass, not 10,000 matches.
+#: Predicted boxes matched per completion; boxes past it are counted (they cost the reward), not matched.
 MAX_PREDICTED_BOXES = 100
 #: Reference boxes read per row (COCO images have fewer than 100 objects).
 MAX_REFERENCE_BOXES = 1000

@@ -94,18 +94,20 @@ class _HelperProcess:
                 self._connection.send((reference, answer))
                 if self._connection.poll(DEADLINE_SECONDS + HELPER_GRACE_SECONDS):
                     return bool(self._connection.recv())
-            except (OSError, EOFError):
+            except Exception:  # noqa: BLE001 - a helper that cannot start or answer scores 0, then restarts
                 pass
             self._stop()
             return False
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
-        self._connection, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end,), daemon=True, name="modomodo-math-verify")
-        self._process.start()
+        connection, child_end = context.Pipe()
+        process = context.Process(target=_serve, args=(child_end,), daemon=True, name="modomodo-math-verify")
+        self._connection = connection
+        process.start()
+        self._process = process
         child_end.close()
-        if not (self._connection.poll(HELPER_START_SECONDS) and self._connection.recv() == "ready"):
+        if not (connection.poll(HELPER_START_SECONDS) and connection.recv() == "ready"):
             raise OSError("the math-verify helper process did not start")
 
     def _stop(self) -> None:
