@@ -88,7 +88,8 @@ def run_one(job: dict) -> dict:
     function, optimum = make_problem(family, m, instance)
     domains = [f"d{i}" for i in range(m)]
     noise = np.random.default_rng([instance, 7919])
-    optimizer = get_component("optimizers", strategy)(domains, seed=instance)
+    options = job.get("gp_options", {}) if strategy == "botorch-gp" else {}
+    optimizer = get_component("optimizers", strategy)(domains, seed=instance, **options)
     seeder = get_component("optimizers", "seed")(domains) if strategy in SEEDED_BY_DESIGN else None
     history, proposal_seconds = [], []
     while len(history) < budget:
@@ -194,13 +195,15 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--name", default="optimizers")
+    parser.add_argument("--gp-options", default="{}", help='botorch-gp options as JSON, e.g. \'{"initial": "seed"}\'')
     parser.add_argument("--latency", action="store_true", help="only time one botorch-gp proposal of 4 (50 obs, 5 domains)")
     args = parser.parse_args()
     if args.latency:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "botorch_gp_latency.json").write_text(json.dumps(latency(), indent=1))
         return
-    jobs = [{"family": f, "m": m, "instance": i, "strategy": s, "batch": b, "budget": args.budget}
+    jobs = [{"family": f, "m": m, "instance": i, "strategy": s, "batch": b, "budget": args.budget,
+             "gp_options": json.loads(args.gp_options)}
             for m in args.dims for f in args.families for b in args.batches for s in args.strategies
             for i in range(args.seeds)]
     started = time.time()

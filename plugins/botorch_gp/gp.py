@@ -60,6 +60,9 @@ class GaussianProcessOptimizer:
             if chosen[key] not in allowed:
                 raise UsageError(f"optimizer {cls.name!r}: option {key} = {chosen[key]!r}; expected one of "
                                  f"{', '.join(allowed)}")
+        size = chosen["initial_size"]
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise UsageError(f"optimizer {cls.name!r}: option initial_size = {size!r}; expected a whole number >= 0")
         return cls(domains, objective, seed, chosen)
 
     # ---- the initial design ------------------------------------------------------------------------
@@ -69,7 +72,10 @@ class GaussianProcessOptimizer:
         if count <= 0:
             return []
         if self.options["initial"] == "seed":
-            return get_component("optimizers", "seed")(self.domains).propose(history, count)
+            try:
+                return get_component("optimizers", "seed")(self.domains).propose(history, count)
+            except HistoryError:  # every seed mixture observed already: the GP takes it from here
+                return []
         m = len(self.domains)
         points = torch.vstack([torch.full((1, m), 1.0 / m, dtype=torch.float64),
                                sample_simplex(m, max(self.initial_size, len(history) + count) - 1, qmc=True,
