@@ -180,7 +180,7 @@ def training_metrics(log_history, rows, sequence: list[int], steps: int) -> dict
     series: dict[str, list[float]] = defaultdict(list)
     for entry in log_history:
         for key, value in entry.items():
-            if isinstance(value, (int, float)) and (key in ("loss", "reward", "kl") or key.startswith("domain/")):
+            if isinstance(value, (int, float)) and (key in ("loss", "reward", "kl", "step_time") or key.startswith("domain/")):
                 series[key].append(float(value))
     metrics: dict[str, Any] = {"steps": steps, "prompts": len(sequence), "domain_counts": domain_counts(draws)}
     for key, values in series.items():

@@ -128,6 +128,7 @@ def build_warm_start(settings: EmbeddedSettings, directory: Path, progress=None)
     )
     rng = random.Random(settings.warm_start_seed)
     order: list[int] = []
+    losses: list[float] = []
     model.train()
     with _progress_bar(progress, settings.warm_start_steps) as advance:
         for step in range(settings.warm_start_steps):
@@ -140,11 +141,18 @@ def build_warm_start(settings: EmbeddedSettings, directory: Path, progress=None)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
-            advance(loss.item())
+            losses.append(loss.item())
+            advance(losses[-1])
     model.eval()
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
-    info = {"settings": attrs.asdict(settings), "rows": len(rows), "seconds": time.monotonic() - started}
+    tail = losses[-20:]
+    info = {
+        "settings": attrs.asdict(settings),
+        "rows": len(rows),
+        "seconds": time.monotonic() - started,
+        "final_loss": sum(tail) / len(tail),
+    }
     (directory / "warm_start.json").write_text(json.dumps(info, indent=2))
 
 
