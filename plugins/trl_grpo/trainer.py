@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from modomodo import GenerateRequest, TrainOutcome, TrainRequest, TrialError
+from modomodo import ConfigError, GenerateRequest, TrainOutcome, TrainRequest, TrialError
 
 from .checkpoints import Policy, load_policy, resolve_device, resolve_dtype
 from .generation import conversation, generate_answers
 from .rewards import DomainRouter
 from .sampling import Draw, domain_counts, draw_sequence
+
+
+CHECKPOINT_OPTIONS = {"min_pixels", "max_pixels"}
 
 
 class TrlGrpoTrainer:
@@ -32,10 +35,14 @@ class TrlGrpoTrainer:
             from .warm_start import EmbeddedSettings, warm_start_path
 
             if model.embedded != "tiny-qwen2vl":
-                from modomodo import ConfigError
-
                 raise ConfigError(f"model.embedded: expected 'tiny-qwen2vl', got {model.embedded!r}")
             return load_policy(warm_start_path(EmbeddedSettings.from_options(model.options), progress), model)
+        unknown = sorted(set(model.options) - CHECKPOINT_OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"model.options: unknown key(s) {', '.join(unknown)} for a checkpoint at model.path; "
+                f"expected some of {', '.join(sorted(CHECKPOINT_OPTIONS))}"
+            )
         return load_policy(model.path, model)
 
     def train(self, request: TrainRequest) -> TrainOutcome:
