@@ -94,7 +94,6 @@ class TrainConfig:
     warmup_ratio: float = attrs.field(default=0.1, validator=_fraction)
     beta: float = attrs.field(default=0.04, validator=_non_negative)
     temperature: float = attrs.field(default=1.0, validator=_positive)
-    max_prompt_length: int | None = attrs.field(default=None, validator=_positive)
     max_completion_length: int = attrs.field(default=256, validator=_positive)
     freeze_vision: bool = True
     on_exhausted: Literal["stop", "repeat"] = "stop"

@@ -118,11 +118,6 @@ def _grpo_trainer(request: TrainRequest, policy: Policy, dataset, rows, steps: i
     from trl import GRPOConfig, GRPOTrainer
 
     cfg, model_cfg = request.train, request.model
-    if cfg.max_prompt_length is not None:
-        raise ConfigError(
-            "train.max_prompt_length: TRL 1.16 no longer truncates prompts (cutting a VLM prompt would cut its "
-            "image tokens); remove the key, and bound prompts through the dataset or model.options.max_pixels"
-        )
     device = resolve_device(model_cfg.device)
     dtype = resolve_dtype(model_cfg.dtype, device)
     args = GRPOConfig(
