@@ -134,16 +134,12 @@ def _verifier_names(value: str | list[str]) -> list[str]:
 
 
 @attrs.frozen(kw_only=True)
-class DomainConfig:
-    """A training domain: where its rows come from and how they are rewarded."""
+class SourceEntry:
+    """What domains and benchmarks share: where their rows come from and how they are read."""
 
     source: str
-    verifier: str | list[str] = attrs.field(converter=_verifier_names)
     path: str | None = None
-    split: str = "train"
     format: str = "format"
-    weights: RewardWeights = attrs.field(factory=RewardWeights)
-    weight: float | None = attrs.field(default=None, validator=_non_negative)
     bbox: BboxConvention = "pixels"
     limit: int | None = attrs.field(default=None, validator=_positive)
     columns: dict[str, str] = attrs.field(factory=dict)
@@ -152,20 +148,22 @@ class DomainConfig:
 
 
 @attrs.frozen(kw_only=True)
-class BenchmarkConfig:
+class DomainConfig(SourceEntry):
+    """A training domain: its rows and how they are rewarded."""
+
+    verifier: str | list[str] = attrs.field(converter=_verifier_names)
+    split: str = "train"
+    weights: RewardWeights = attrs.field(factory=RewardWeights)
+    weight: float | None = attrs.field(default=None, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class BenchmarkConfig(SourceEntry):
     """An evaluation set. Its score is the mean of its verifier over examples (the metric)."""
 
-    source: str
     verifier: str
     group: Group
-    path: str | None = None
     split: str = "test"
-    format: str = "format"
-    bbox: BboxConvention = "pixels"
-    limit: int | None = attrs.field(default=None, validator=_positive)
-    columns: dict[str, str] = attrs.field(factory=dict)
-    options: dict[str, Any] = attrs.field(factory=dict)
-    max_bad_fraction: float = attrs.field(default=0.05, validator=_fraction)
 
 
 @attrs.frozen(kw_only=True)
