@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import BenchmarkConfig, DomainConfig
+from .config import BenchmarkConfig, DomainConfig, SourceEntry
 from .datasets import LoadRequest, Row
 from .errors import DatasetError
 from .plugins import get
 from .verifiers import CompositeReward, Verifier
 
 
-def load_rows(name: str, entry: DomainConfig | BenchmarkConfig, seed: int, limit: int | None = None) -> list[Row]:
+def load_rows(name: str, entry: SourceEntry, seed: int, limit: int | None = None) -> list[Row]:
     """Rows of one domain or benchmark, each tagged with ``domain`` and its ``bbox`` convention."""
     source = get("datasets", entry.source)
     if entry.split not in source.splits:
@@ -34,7 +34,7 @@ def load_rows(name: str, entry: DomainConfig | BenchmarkConfig, seed: int, limit
     return rows
 
 
-def gate_verifier(entry: DomainConfig | BenchmarkConfig) -> Verifier | None:
+def gate_verifier(entry: SourceEntry) -> Verifier | None:
     return None if entry.format == "none" else get("verifiers", entry.format)
 
 
