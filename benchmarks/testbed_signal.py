@@ -9,7 +9,9 @@ benchmarks/results/testbed_signal.json and .png:
 - the RL effect: trained uniform minus base, per seed;
 - one-way ANOVA on Out-Score across the panel (F, p) and the intraclass correlation ICC(1): the share of
   Out-Score variance explained by the mixture rather than the seed;
-- the best panel mixture's margin over uniform on Out-Score in units of its standard error (over seeds).
+- the best panel mixture's margin over uniform on Out-Score in units of its standard error (over seeds),
+  and the same margin paired on the fixed test examples (evaluation noise only, testbed-notes.md);
+- the warm-start time and the mean trial time (the quickstart's budget is a warm start and ~12 trials).
 
 Usage: python benchmarks/testbed_signal.py [--config examples/quickstart.toml] [--quick] [--seeds 3]
 """
@@ -30,7 +32,7 @@ import numpy as np
 from modomodo.config import load_config
 from modomodo.mixture import Mixture
 from modomodo.plugins import get
-from modomodo.scoring import aggregate
+from modomodo.scoring import aggregate, paired_margin
 from modomodo.trial import evaluate, run_trial
 
 RESULTS = Path(__file__).parent / "results"
@@ -77,9 +79,11 @@ def main() -> int:
     trainer = get("trainers", config.model.trainer)
     started = time.monotonic()
     results: dict[str, list[dict]] = {name: [] for name in mixtures}
+    examples: dict[str, list[dict]] = {name: [] for name in mixtures}
     base: list[dict] = []
     with tempfile.TemporaryDirectory() as scratch:
         policy = trainer.base_policy(config.model, Path(scratch) / "base")
+        warm_start_seconds = time.monotonic() - started
         for seed in seeds:
             scores, _ = evaluate(config, policy, seed)
             base.append(aggregate(scores))
@@ -88,6 +92,7 @@ def main() -> int:
             for seed in seeds:
                 result = run_trial(config, mixture, seed, Path(scratch) / f"{name}-{seed}".replace(" ", "_"))
                 results[name].append({**result.scores(), "wall_time": result.wall_time})
+                examples[name].append(result.per_example)
                 print(f"{name:>14} seed {seed}: in {result.summary['in_score']:.4f} "
                       f"out {result.summary['out_score']:.4f} ({result.wall_time:.0f}s)", flush=True)
 
@@ -111,6 +116,9 @@ def main() -> int:
     best = max((n for n in mixtures if n != "uniform"), key=lambda n: table[n]["out_mean"])
     margin = table[best]["out_mean"] - table["uniform"]["out_mean"]
     margin_se = math.sqrt((table[best]["out_sd"] ** 2 + table["uniform"]["out_sd"] ** 2) / len(seeds))
+    groups = {name: entry.group for name, entry in config.benchmarks.items()}
+    paired = [paired_margin(b, u, groups, "out_score") for b, u in zip(examples[best], examples["uniform"])]
+    paired_se = math.sqrt(sum(se**2 for _, se in paired)) / len(paired)
     summary = {
         "config": args.config,
         "quick": args.quick,
@@ -124,6 +132,9 @@ def main() -> int:
         "best_margin_over_uniform_out": margin,
         "best_margin_stderr_over_seeds": margin_se,
         "best_margin_in_stderrs": margin / margin_se if margin_se > 0 else math.inf,
+        "best_margin_paired_stderr": paired_se,
+        "best_margin_in_paired_stderrs": margin / paired_se if paired_se > 0 else math.inf,
+        "warm_start_seconds": warm_start_seconds,
         "targets": {
             "rl_effect_at_least_0.05_and_positive_each_seed": statistics.fmean(rl_effect) >= 0.05 and min(rl_effect) > 0,
             "anova_F_at_least_4": anova["F"] >= 4,
@@ -142,7 +153,10 @@ def main() -> int:
               f"{row['out_eval_stderr']:8.4f}")
     print(f"\nRL effect (uniform - base, In-Score) per seed: {', '.join(f'{e:+.4f}' for e in rl_effect)}")
     print(f"ANOVA on Out-Score across the panel: F = {anova['F']:.2f} (p = {anova['p']:.3g}), ICC = {anova['icc']:.2f}")
-    print(f"best panel mixture: {best}, Out margin over uniform {margin:+.4f} = {summary['best_margin_in_stderrs']:.1f} s.e.")
+    print(f"best panel mixture: {best}, Out margin over uniform {margin:+.4f} = {summary['best_margin_in_stderrs']:.1f} s.e. "
+          f"over seeds ({summary['best_margin_in_paired_stderrs']:.1f} paired s.e. on the test examples)")
+    print(f"warm start {warm_start_seconds:.0f} s; mean trial "
+          f"{statistics.fmean(r['seconds_per_trial'] for r in table.values()):.0f} s")
     print(f"targets: {summary['targets']}; wall time {summary['wall_time_s']:.0f} s")
     return 0
 

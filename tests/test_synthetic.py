@@ -10,7 +10,7 @@ import time
 import pytest
 
 from modomodo import DatasetError, LoadRequest, get_component
-from modomodo_plugins.synthetic.scenes import COLOURS, SHAPES
+from modomodo_plugins.synthetic.scenes import BACKGROUND, COLOURS, SHAPES
 
 DOMAINS = ("synth-detect", "synth-ground", "synth-geometry", "synth-spatial", "synth-science")
 BENCHMARKS = ("synth-chart", "synth-count", "synth-compose")
@@ -122,7 +122,7 @@ def test_detect_boxes_cover_shapes_of_the_named_colour():
         for box in ast.literal_eval(answer_of(row)):
             x1, y1, x2, y2 = box["Position"]
             pixel = row["image"].getpixel(((x1 + x2) // 2, (y1 + y2) // 2))
-            assert pixel != (255, 255, 255)
+            assert pixel != BACKGROUND
             if colour is not None:
                 assert pixel == COLOURS[colour]
 

@@ -20,7 +20,9 @@ COLOURS = {
     "yellow": (235, 190, 20),
 }
 SHAPES = ("circle", "square", "triangle")
-BACKGROUND = (255, 255, 255)
+# The image processor's normalisation (CLIP mean) maps this grey to zero: on white, every patch carried a
+# large constant that swamped the shapes in the vision tower's features, and the warm start ignored the image.
+BACKGROUND = (123, 117, 104)
 INK = (60, 60, 60)
 GRID = (215, 215, 215)
 

@@ -33,7 +33,7 @@ from modomodo import ConfigError, LoadRequest, get_component
 from .tiny_model import SIZES, build_model, model_size
 from .tokenizer import TAG_TOKENS, train_tokenizer
 
-WARM_START_VERSION = 1
+WARM_START_VERSION = 2  # 2: the testbed's grey background
 TESTBED_SOURCES = ("synth-detect", "synth-ground", "synth-geometry", "synth-spatial", "synth-science")
 
 
