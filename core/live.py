@@ -31,7 +31,8 @@ class StudyView:
         self.overall = self.progress.add_task("trials", total=total)
         self.current = self.progress.add_task("", total=1, visible=False)
         self.table = Table("trial", "role", "mixture", "in", "out", "time", title="finished trials")
-        self.live = Live(Group(self.table, self.progress), console=self.console, refresh_per_second=4, transient=False)
+        self.live = Live(Group(self.table, self.progress), console=self.console, refresh_per_second=4,
+                         transient=False, auto_refresh=self.console.is_terminal)
 
     def __enter__(self):
         self.live.__enter__()
@@ -67,3 +68,7 @@ class StudyView:
         if record.get("role") in ("search", "confirm"):
             self.progress.advance(self.overall)
         self.progress.update(self.current, visible=False)
+        if not self.console.is_terminal:  # logs and CI: one plain line per trial instead of a live table
+            self.console.print(f"trial {record['id']} {record.get('role', '')} {status}: mixture {mixture or '-'}; "
+                               f"in {format_score(scores, 'in_score')}; out {format_score(scores, 'out_score')}; "
+                               f"{record.get('wall_time', 0):.0f}s {record.get('error') or ''}".rstrip(), highlight=False)

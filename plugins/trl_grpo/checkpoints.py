@@ -53,6 +53,9 @@ def resolve_dtype(setting: str, device: str):
 def load_policy(path: str | Path, model_config: Any) -> Policy:
     """Read a checkpoint directory written by ``save_pretrained`` (or downloaded beforehand)."""
     from transformers import AutoModelForImageTextToText
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a bar per load is noise beside the study's own progress
 
     path = Path(path).expanduser()
     if not (path / "config.json").is_file():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,6 +117,9 @@ def prompt_dataset(rows: Sequence[dict[str, Any]], sequence: list[int]):
 def _grpo_trainer(request: TrainRequest, policy: Policy, dataset, rows, steps: int):
     from transformers import PrinterCallback, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
+
+    # TRL 1.16 calls a transformers method that transformers 5.23 renamed; the warning is not the user's to fix.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
     cfg, model_cfg = request.train, request.model
     device = resolve_device(model_cfg.device)
