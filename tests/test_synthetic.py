@@ -174,3 +174,18 @@ def test_thousands_of_rows_are_cheap(name):
     start = time.perf_counter()
     assert len(load(name, limit=1000)) == 1000
     assert time.perf_counter() - start < 10  # loose: about 0.1-0.2 s on two shared cores
+
+
+def test_perception_answers_are_balanced_and_match_the_picture():
+    """The warm start's perception rows: the question text must not give the answer away (no prior to learn)."""
+    rows = load("synth-perception", "warmup", limit=400)
+    for task in {row["task"] for row in rows}:
+        answers = [answer_of(row) for row in rows if row["task"] == task]
+        assert max(answers.count(a) for a in set(answers)) / len(answers) < 0.6, task
+    for row in rows:
+        if row["task"] == "perceive-side":
+            width = row["image"].size[0]
+            xs = [x for x in range(width) for y in range(width) if row["image"].getpixel((x, y)) != BACKGROUND]
+            assert (sum(xs) / len(xs) < width / 2) == (answer_of(row) == "left")
+        if row["task"] == "perceive-colour":
+            assert COLOURS[answer_of(row)] in {colour for _, colour in row["image"].getcolors(4096)}

@@ -4,6 +4,7 @@ and the cached warm start."""
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 from PIL import Image
 
@@ -87,3 +88,17 @@ def test_warm_start_is_built_once_and_reused(tmp_path, monkeypatch):
         other = warm_start.EmbeddedSettings.from_options(dict(options, warm_start_steps=3))
         assert other.key() != first.path.name  # a changed setting is a different warm start
     sys.path.remove(str(FIXTURES))
+
+
+def test_warm_start_pool_weights_perception_rows_and_can_leave_them_out():
+    """Perception rows are about half the SFT examples by default; weight 0 leaves a pool of the sources alone."""
+    from modomodo_plugins.trl_grpo.warm_start import EmbeddedSettings, warmup_rows
+
+    settings = EmbeddedSettings(warm_start_sources=["synth-spatial"], warm_start_rows=20)
+    rows, weights = warmup_rows(settings)
+    perception = [w for row, w in zip(rows, weights) if row["task"].startswith("perceive-")]
+    assert len(rows) == 40 and perception == [5] * 20
+    rows, weights = warmup_rows(attrs.evolve(settings, warm_start_perception_weight=0))
+    assert len(rows) == 20 and set(weights) == {1}
+    with pytest.raises(ConfigError, match="warm_start_perception_weight"):
+        EmbeddedSettings.from_options({"warm_start_perception_weight": -1})

@@ -79,6 +79,7 @@ DESCRIPTIONS = {
     "synth-chart": "read a bar chart: tallest colour, a bar's value, bars above a line (mirrors ChartQA; exact)",
     "synth-count": "count shapes of a named kind (counting benchmark; exact)",
     "synth-compose": "two skills in one question; multiple choice (mirrors MathVista / MMMU; choice)",
+    "synth-perception": "one look: colour, shape, count of 1-3, left or right (the warm start's perception; exact)",
 }
 
 

@@ -525,6 +525,41 @@ def compose_relation_size(rng, size) -> Example:
                   [c for c in COLOURS if c != answer], f"largest {relation} is {answer}.")
 
 
+# ----------------------------------------------------------------------------------------------------------
+# synth-perception: what one look at the picture answers (the warm start's pretraining stand-in)
+
+
+def perceive_colour(rng, size) -> Example:
+    """The colour of the only shape: answers are uniform over colours, so the question text gives nothing."""
+    item = scene(rng, size, [(rng.choice(SHAPES), rng.choice(list(COLOURS)))], [rng.randint(size // 4, size // 2)])[0]
+    return short_answer("perceive-colour", draw_scene(size, [item]), "What colour is the shape?", item.colour,
+                        f"it is {item.colour}.")
+
+
+def perceive_shape(rng, size) -> Example:
+    item = scene(rng, size, [(rng.choice(SHAPES), rng.choice(list(COLOURS)))], [rng.randint(size // 4, size // 2)])[0]
+    return short_answer("perceive-shape", draw_scene(size, [item]), "What shape is it?", item.shape,
+                        f"it is a {item.shape}.")
+
+
+def perceive_count(rng, size) -> Example:
+    n = rng.randint(1, 3)
+    items = scene(rng, size, [(rng.choice(SHAPES), rng.choice(list(COLOURS))) for _ in range(n)])
+    return short_answer("perceive-count", draw_scene(size, items), "How many shapes do you see?", str(n),
+                        f"{plural(n, None, None)}.")
+
+
+def perceive_side(rng, size) -> Example:
+    """Left or right half: the shape sits clearly on one side."""
+    side = rng.randint(size // 5, size // 3)
+    half = rng.choice(["left", "right"])
+    x1 = rng.randint(1, size // 2 - side - 2) if half == "left" else rng.randint(size // 2 + 2, size - side - 2)
+    y1 = rng.randint(1, size - side - 2)
+    item = Item(rng.choice(SHAPES), rng.choice(list(COLOURS)), (x1, y1, x1 + side, y1 + side))
+    return short_answer("perceive-side", draw_scene(size, [item]), "Is the shape on the left or the right?", half,
+                        f"it is on the {half}.")
+
+
 TaskFunction = Callable[[random.Random, int], Example]
 
 # Levels per source: a row draws a level uniformly, then one of that level's tasks uniformly.
@@ -537,4 +572,5 @@ SOURCES: dict[str, dict[int, list[TaskFunction]]] = {
     "synth-chart": {1: [chart_extreme], 2: [chart_value], 3: [chart_count]},
     "synth-count": {1: [count_all], 2: [partial(count_kind, by_shape=False)], 3: [partial(count_kind, by_shape=True)]},
     "synth-compose": {1: [compose_largest_colour], 2: [compose_relation_count], 3: [compose_relation_size]},
+    "synth-perception": {1: [perceive_colour, perceive_shape], 2: [perceive_count], 3: [perceive_side]},
 }

@@ -33,8 +33,12 @@ from modomodo import ConfigError, LoadRequest, get_component
 from .tiny_model import SIZES, build_model, model_size
 from .tokenizer import TAG_TOKENS, train_tokenizer
 
-WARM_START_VERSION = 2  # 2: the testbed's grey background
+WARM_START_VERSION = 3  # 2: the testbed's grey background; 3: perception rows
 TESTBED_SOURCES = ("synth-detect", "synth-ground", "synth-geometry", "synth-spatial", "synth-science")
+# One-look questions (colour, shape, count of 1-3, left or right) with balanced answers: the stand-in for a
+# real base model's pretrained perception. Without them the warm start learned only each question type's
+# text prior and scored the same with a blank image (docs/trainer.md).
+PERCEPTION_SOURCE = "synth-perception"
 
 
 @attrs.frozen(kw_only=True)
@@ -47,7 +51,8 @@ class EmbeddedSettings:
     max_pixels: int = 112 * 112
     warm_start_sources: tuple[str, ...] = attrs.field(default=TESTBED_SOURCES, converter=tuple)
     warm_start_rows: int = 600
-    warm_start_steps: int = 300
+    warm_start_perception_weight: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    warm_start_steps: int = 600
     warm_start_batch_size: int = 32
     warm_start_learning_rate: float = 3e-3
     warm_start_seed: int = 0
@@ -94,10 +99,14 @@ def warm_start_path(settings: EmbeddedSettings, progress=None) -> Path:
     return target
 
 
-def warmup_rows(settings: EmbeddedSettings) -> list[dict[str, Any]]:
-    """The SFT pool: ``warmup`` rows (with a ``reference`` completion) of each listed source."""
-    rows = []
-    for name in settings.warm_start_sources:
+def warmup_rows(settings: EmbeddedSettings) -> tuple[list[dict[str, Any]], list[int]]:
+    """The SFT pool: ``warmup`` rows (with a ``reference`` completion) of each listed source and of the
+    perception source, and each row's sampling weight (perception's makes it about half of all SFT examples)."""
+    weights = dict.fromkeys(settings.warm_start_sources, 1)
+    if settings.warm_start_perception_weight:
+        weights[PERCEPTION_SOURCE] = settings.warm_start_perception_weight
+    rows, row_weights = [], []
+    for name, weight in weights.items():
         source = get_component("datasets", name)
         if "warmup" not in source.splits:
             raise ConfigError(f"model.options.warm_start_sources: source {name!r} has no 'warmup' split")
@@ -106,7 +115,8 @@ def warmup_rows(settings: EmbeddedSettings) -> list[dict[str, Any]]:
         if missing:
             raise ConfigError(f"warm start: source {name!r} warmup rows lack a 'reference' completion (row {missing[0]})")
         rows.extend(loaded)
-    return rows
+        row_weights.extend([weight] * len(loaded))
+    return rows, row_weights
 
 
 def build_warm_start(settings: EmbeddedSettings, directory: Path, progress=None) -> None:
@@ -116,7 +126,7 @@ def build_warm_start(settings: EmbeddedSettings, directory: Path, progress=None)
     from .processor import build_processor
 
     started = time.monotonic()
-    rows = warmup_rows(settings)
+    rows, weights = warmup_rows(settings)
     tokenizer = train_tokenizer(_corpus(rows), settings.vocab_size)
     processor = build_processor(tokenizer, settings.min_pixels, settings.max_pixels)
     model = build_model(model_size(settings.size), tokenizer, settings.warm_start_seed)
@@ -127,13 +137,14 @@ def build_warm_start(settings: EmbeddedSettings, directory: Path, progress=None)
         optimizer, lambda step: min(1.0, (step + 1) / 20) * (1 - step / settings.warm_start_steps)
     )
     rng = random.Random(settings.warm_start_seed)
+    pool = [index for index, weight in enumerate(weights) for _ in range(weight)]
     order: list[int] = []
     losses: list[float] = []
     model.train()
     with _progress_bar(progress, settings.warm_start_steps) as advance:
         for step in range(settings.warm_start_steps):
             if len(order) < settings.warm_start_batch_size:
-                order.extend(rng.sample(range(len(examples)), len(examples)))
+                order.extend(rng.sample(pool, len(pool)))
             batch = [examples[order.pop()] for _ in range(settings.warm_start_batch_size)]
             loss = model(**_collate(batch, tokenizer.pad_token_id)).loss
             loss.backward()
@@ -150,6 +161,7 @@ def build_warm_start(settings: EmbeddedSettings, directory: Path, progress=None)
     info = {
         "settings": attrs.asdict(settings),
         "rows": len(rows),
+        "examples_per_epoch": len(pool),
         "seconds": time.monotonic() - started,
         "final_loss": sum(tail) / len(tail),
     }
