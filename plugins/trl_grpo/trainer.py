@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections import defaultdict
@@ -37,6 +38,7 @@ class TrlGrpoTrainer:
 
             if model.embedded != "tiny-qwen2vl":
                 raise ConfigError(f"model.embedded: expected 'tiny-qwen2vl', got {model.embedded!r}")
+            _one_thread_unless_asked()
             return load_policy(warm_start_path(EmbeddedSettings.from_options(model.options), progress), model)
         unknown = sorted(set(model.options) - CHECKPOINT_OPTIONS)
         if unknown:
@@ -72,6 +74,15 @@ class TrlGrpoTrainer:
         if not isinstance(policy, Policy):
             raise TypeError(f"trl-grpo cannot answer with {type(policy).__name__}; pass its base_policy or train result")
         return generate_answers(policy, rows, request)
+
+
+def _one_thread_unless_asked() -> None:
+    """The tiny model's matrices are too small to gain from a second thread (26 s vs 27 s a trial on two
+    quiet cores), and torch's spinning threads slow it tenfold when anything else shares the cores."""
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
 
 
 def training_stream(request: TrainRequest) -> tuple[list[dict[str, Any]], list[int]]:
