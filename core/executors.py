@@ -53,7 +53,7 @@ def attempt_trial(config: Config, job: TrialJob, progress: ProgressCallback | No
             raise
         except Exception as error:  # noqa: BLE001 - one failed trial must not end the study
             details = traceback.format_exc()
-            (job.workdir / "error.log").parent.mkdir(parents=True, exist_ok=True)
+            job.workdir.mkdir(parents=True, exist_ok=True)
             (job.workdir / "error.log").write_text(details)
             if attempt == attempts:
                 message = str(error) if isinstance(error, ModomodoError) else f"{type(error).__name__}: {error}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from .errors import ModomodoError, UsageError
 from .ledger import Ledger, write_atomic
 from .live import format_score
 from .mixture import Mixture
+from .plugins import get
 from .scoring import paired_margin
 from .study import best_record, observations
 
@@ -32,7 +34,7 @@ def _margin(run_dir: Path, config: Config, candidate: dict, baseline: dict, obje
     value = candidate["scores"][objective] - baseline["scores"][objective]
     unpaired = math.hypot(candidate["scores"].get(f"{objective}_stderr", math.nan),
                           baseline["scores"].get(f"{objective}_stderr", math.nan))
-    paired, paired_se = paired_margin(_per_example(run_dir, candidate), _per_example(run_dir, baseline), groups, objective)
+    _, paired_se = paired_margin(_per_example(run_dir, candidate), _per_example(run_dir, baseline), groups, objective)
     stderr = paired_se if paired_se == paired_se else unpaired
     return {
         "margin": value,
@@ -77,8 +79,7 @@ def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> d
         for record in confirm + ([best] if best else []) + ([uniform] if uniform else []):
             by_mixture.setdefault(str(Mixture(record["mixture"])), []).append(record["scores"][objective])
         summary["confirmation"] = {
-            name: {"seeds": len(v), "mean": sum(v) / len(v),
-                   "sd": math.sqrt(sum((x - sum(v) / len(v)) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else math.nan}
+            name: {"seeds": len(v), "mean": statistics.fmean(v), "sd": statistics.stdev(v) if len(v) > 1 else math.nan}
             for name, v in by_mixture.items()
         }
     summary["surrogate"] = _surrogate(config, records)
@@ -95,8 +96,6 @@ def _brief(record: dict[str, Any] | None, objective: str) -> dict[str, Any] | No
 
 def _surrogate(config: Config, records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Leave-one-out diagnostics from the study's optimizer, when it is model-based."""
-    from .plugins import get
-
     history = observations(records)
     try:
         optimizer = get("optimizers", config.optimizer.name)(

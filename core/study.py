@@ -8,7 +8,6 @@ trials are never run again; an interrupted one is run again from scratch.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import importlib.metadata
 import shutil
 import time
@@ -22,8 +21,7 @@ from .ledger import Ledger, write_atomic
 from .mixture import Mixture
 from .optimizers import Observation
 from .plugins import get
-from .scoring import aggregate
-from .trial import TrialResult, evaluate
+from .trial import TrialResult, score_policy
 
 # Sections that, when changed, make earlier trials incomparable with new ones.
 LEDGER_DEFINING = ("domains", "benchmarks", "model", "train", "eval")
@@ -142,17 +140,8 @@ class Study:
         workdir = self.run_dir / "trials" / "base"
         workdir.mkdir(parents=True, exist_ok=True)
         policy = trainer.base_policy(self.config.model, workdir)
-        scores, per_example = evaluate(self.config, policy, self.config.study.seed)
-        result = TrialResult(
-            mixture=Mixture.uniform(self.config.domain_names),
-            seed=self.config.study.seed,
-            benchmarks=scores,
-            summary=aggregate(scores),
-            train_metrics={},
-            wall_time=time.monotonic() - started,
-            per_example=per_example,
-        )
-        (workdir / "per_example.json").write_text(json.dumps(per_example))
+        result = score_policy(self.config, policy, Mixture.uniform(self.config.domain_names),
+                              self.config.study.seed, workdir, started)
         job = TrialJob(id="base", index=0, mixture=result.mixture, seed=result.seed, role="base", workdir=workdir)
         self._record(job, result)
 

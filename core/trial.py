@@ -84,7 +84,7 @@ def run_trial(
     workdir: Path,
     progress: ProgressCallback | None = None,
 ) -> TrialResult:
-    """Train on ``mixture`` with ``seed``, evaluate, and write ``scores.json`` into ``workdir``."""
+    """Train on ``mixture`` with ``seed`` and score the trained policy (see ``score_policy``)."""
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     trainer = get("trainers", config.model.trainer)
@@ -107,15 +107,28 @@ def run_trial(
     loss = outcome.metrics.get("loss")
     if isinstance(loss, float) and not math.isfinite(loss):
         raise TrialError(f"training diverged: loss is {loss}")
-    scores, per_example = evaluate(config, outcome.policy, seed, progress)
-    result = TrialResult(
+    return score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
+
+
+def score_policy(
+    config: Config,
+    policy: Any,
+    mixture: Mixture,
+    seed: int,
+    workdir: Path,
+    started: float,
+    train_metrics: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> TrialResult:
+    """Evaluate ``policy`` into a trial's result and keep its per-example scores in ``workdir``."""
+    scores, per_example = evaluate(config, policy, seed, progress)
+    (workdir / "per_example.json").write_text(json.dumps(per_example))
+    return TrialResult(
         mixture=mixture,
         seed=seed,
         benchmarks=scores,
         summary=aggregate(scores),
-        train_metrics=dict(outcome.metrics),
+        train_metrics=dict(train_metrics or {}),
         wall_time=time.monotonic() - started,
         per_example=per_example,
     )
-    (workdir / "per_example.json").write_text(json.dumps(per_example))
-    return result
