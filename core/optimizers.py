@@ -30,7 +30,6 @@ class OptimizerFactory:
     name: str
     create: Callable[..., MixtureOptimizer]
     description: str = ""
-    needs_history: bool = False
 
     def __call__(self, domains: Sequence[str], objective: str = "out_score", seed: int = 0, **options: Any):
         return self.create(domains=list(domains), objective=objective, seed=seed, **options)

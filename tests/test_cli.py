@@ -59,3 +59,11 @@ def test_user_errors_print_one_line_and_their_exit_code(tmp_path):
     result = CliRunner().invoke(cli, ["check", str(tmp_path / "missing.toml")])
     assert result.exit_code == 2
     assert result.output.strip() == f"Error: {tmp_path / 'missing.toml'}: file not found"
+
+
+def test_train_needs_a_mixture_from_the_flag_or_the_config(tmp_path):
+    config = tmp_path / "study.toml"
+    config.write_text('[study]\nname = "x"\n\n[domains.a]\nsource = "synth-spatial"\nverifier = "exact"\n')
+    result = CliRunner().invoke(cli, ["train", str(config)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: give --mixture, or set domains.*.weight in {config}"

@@ -24,7 +24,8 @@ def _pm(score: float, stderr: float) -> str:
 
 @click.command(name="train")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@click.option("--mixture", "mixture_text", required=True, help="Domain weights, e.g. 'a=0.5,b=0.5' or a JSON object.")
+@click.option("--mixture", "mixture_text", default=None,
+              help="Domain weights, e.g. 'a=0.5,b=0.5' or a JSON object (default: the config's domains.*.weight).")
 @click.option("--seed", type=int, default=None, help="Training seed (default: study.seed).")
 @click.option("--base", "with_base", is_flag=True, help="Also score the base policy and show the paired gain over it.")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
@@ -32,10 +33,15 @@ def _pm(score: float, stderr: float) -> str:
 def command(config_path, mixture_text, seed, with_base, workdir):
     """Train one policy on a mixture of CONFIG's domains and print per-benchmark scores, In and Out."""
     config = load_config(config_path)
-    try:
-        mixture = Mixture.parse(mixture_text, domains=config.domain_names)
-    except MixtureError as error:
-        raise UsageError(f"--mixture: {error}") from None
+    if mixture_text is None:
+        mixture = config.fixed_mixture()
+        if mixture is None:
+            raise UsageError(f"give --mixture, or set domains.*.weight in {config_path}")
+    else:
+        try:
+            mixture = Mixture.parse(mixture_text, domains=config.domain_names)
+        except MixtureError as error:
+            raise UsageError(f"--mixture: {error}") from None
     seed = config.study.seed if seed is None else seed
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="modomodo-train-") as scratch:

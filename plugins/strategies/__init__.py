@@ -17,8 +17,7 @@ def _factory(name: str, strategy, description: str, **fixed) -> OptimizerFactory
         chosen = resolve_options(name, options, strategy.defaults)
         return strategy(list(domains), objective, int(seed), **fixed, **chosen)
 
-    return OptimizerFactory(name=name, create=create, description=description,
-                            needs_history=strategy not in (Uniform, RandomDirichlet, SeedDesign))
+    return OptimizerFactory(name=name, create=create, description=description)
 
 
 @hookimpl
