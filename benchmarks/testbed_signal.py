@@ -11,9 +11,10 @@ benchmarks/results/testbed_signal.json and .png:
   Out-Score variance explained by the mixture rather than the seed;
 - the best panel mixture's margin over uniform on Out-Score in units of its standard error (over seeds),
   and the same margin paired on the fixed test examples (evaluation noise only, testbed-notes.md);
-- the warm-start time and the mean trial time (the quickstart's budget is a warm start and ~12 trials).
+- the warm-start time and the mean trial time (the quickstart's budget is a warm start and ~12 trials);
+- every trial's scores (In, Out, each benchmark, their standard errors), to see which benchmark moves.
 
-Usage: python benchmarks/testbed_signal.py [--config examples/quickstart.toml] [--quick] [--seeds 3]
+Usage: python benchmarks/testbed_signal.py [--config examples/quickstart.toml] [--quick] [--seeds 3] [--output PATH]
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main() -> int:
     parser.add_argument("--config", default="examples/quickstart.toml")
     parser.add_argument("--quick", action="store_true", help="a reduced panel (smoke test)")
     parser.add_argument("--seeds", type=int, default=None, help="training seeds per mixture (default 3, quick 2)")
+    parser.add_argument("--output", default=None,
+                        help="where to save the .json and .png (default benchmarks/results/testbed_signal[_quick])")
     args = parser.parse_args()
     config = load_config(args.config)
     seeds = [config.study.seed + i for i in range(args.seeds or (2 if args.quick else 3))]
@@ -124,6 +127,7 @@ def main() -> int:
         "quick": args.quick,
         "seeds": seeds,
         "panel": table,
+        "trials": results,
         "base": base,
         "rl_effect_in_score_per_seed": rl_effect,
         "rl_effect_in_score_mean": statistics.fmean(rl_effect),
@@ -142,10 +146,10 @@ def main() -> int:
         },
         "wall_time_s": time.monotonic() - started,
     }
-    RESULTS.mkdir(exist_ok=True)
-    stem = "testbed_signal_quick" if args.quick else "testbed_signal"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n")
-    _plot(table, base, RESULTS / f"{stem}.png")
+    stem = Path(args.output or RESULTS / ("testbed_signal_quick" if args.quick else "testbed_signal")).with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    _plot(table, base, stem.with_suffix(".png"))
 
     print(f"\n{'mixture':>14} {'in mean':>8} {'in sd':>7} {'out mean':>9} {'out sd':>7} {'eval se':>8}")
     for name, row in table.items():
