@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 
 .PHONY: setup quickstart test test-fast benchmarks
 
-$(BIN)/modomodo: pyproject.toml
+$(BIN)/modomodo: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# torch first: the CPU wheel on this machine's disk; then the project and its extras.
+	# torch first: the CPU wheel on this machine's disk; then the project and its extras, at the
+	# known-good versions of constraints.txt (a newer transformers builds a different warm start).
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,ray]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,ray]'
 	touch $(BIN)/modomodo
 
 setup: $(BIN)/modomodo

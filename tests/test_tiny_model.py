@@ -90,6 +90,31 @@ def test_warm_start_is_built_once_and_reused(tmp_path, monkeypatch):
     sys.path.remove(str(FIXTURES))
 
 
+def test_warm_start_weights_do_not_depend_on_the_thread_count(tmp_path, monkeypatch):
+    """The cache key cannot see torch's thread count, so the build must not depend on it."""
+    import torch
+    from safetensors.torch import load_file
+
+    from modomodo_plugins.trl_grpo import warm_start
+
+    sys.path.insert(0, str(FIXTURES))
+    from toy_testbed import ToyPlugin
+
+    settings = warm_start.EmbeddedSettings(warm_start_sources=["toy-colour"], warm_start_steps=30, vocab_size=300)
+    threads = torch.get_num_threads()
+    weights = []
+    with temporary_plugin(ToyPlugin(), "toy-testbed"):
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            warm_start.build_warm_start(settings, tmp_path / str(count))
+            assert torch.get_num_threads() == count  # the caller's setting is restored
+            weights.append(load_file(tmp_path / str(count) / "model.safetensors"))
+    torch.set_num_threads(threads)
+    sys.path.remove(str(FIXTURES))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
 def test_warm_start_pool_weights_perception_rows_and_can_leave_them_out():
     """Perception rows are about half the SFT examples by default; weight 0 leaves a pool of the sources alone."""
     from modomodo_plugins.trl_grpo.warm_start import EmbeddedSettings, warmup_rows

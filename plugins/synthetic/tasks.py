@@ -164,7 +164,7 @@ def detect_kind(rng, size, level: int) -> Example:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# synth-ground: one box from a referring expression (LISA analogue, iou-binary)
+# synth-ground: one box from a referring expression (LISA analogue, iou-mean)
 
 
 def ground_attribute(rng, size) -> Example:
