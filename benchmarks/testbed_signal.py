@@ -8,7 +8,8 @@ benchmarks/results/testbed_signal.json and .png:
 - per mixture: mean and spread (sd over seeds) of In-Score and Out-Score;
 - the RL effect: trained uniform minus base, per seed;
 - one-way ANOVA on Out-Score across the panel (F, p) and the intraclass correlation ICC(1): the share of
-  Out-Score variance explained by the mixture rather than the seed;
+  Out-Score variance explained by the mixture rather than the seed; and F of In and of each benchmark
+  alone, to see which one carries the mixture signal;
 - the best panel mixture's margin over uniform on Out-Score in units of its standard error (over seeds),
   and the same margin paired on the fixed test examples (evaluation noise only, testbed-notes.md);
 - the warm-start time and the mean trial time (the quickstart's budget is a warm start and ~12 trials);
@@ -116,6 +117,9 @@ def main() -> int:
     }
     rl_effect = [u - b["in_score"] for u, b in zip(column("uniform", "in_score"), base)]
     anova = one_way_anova([column(name, "out_score") for name in mixtures])
+    # Which benchmark carries the mixture signal: F of each score on its own (In, Out and every benchmark).
+    anova_by_score = {key: one_way_anova([column(name, key) for name in mixtures])["F"]
+                      for key in ("in_score", *config.benchmarks)}
     best = max((n for n in mixtures if n != "uniform"), key=lambda n: table[n]["out_mean"])
     margin = table[best]["out_mean"] - table["uniform"]["out_mean"]
     margin_se = math.sqrt((table[best]["out_sd"] ** 2 + table["uniform"]["out_sd"] ** 2) / len(seeds))
@@ -132,6 +136,7 @@ def main() -> int:
         "rl_effect_in_score_per_seed": rl_effect,
         "rl_effect_in_score_mean": statistics.fmean(rl_effect),
         "anova_out_score": anova,
+        "anova_F_by_score": anova_by_score,
         "best_mixture": best,
         "best_margin_over_uniform_out": margin,
         "best_margin_stderr_over_seeds": margin_se,
@@ -157,6 +162,7 @@ def main() -> int:
               f"{row['out_eval_stderr']:8.4f}")
     print(f"\nRL effect (uniform - base, In-Score) per seed: {', '.join(f'{e:+.4f}' for e in rl_effect)}")
     print(f"ANOVA on Out-Score across the panel: F = {anova['F']:.2f} (p = {anova['p']:.3g}), ICC = {anova['icc']:.2f}")
+    print("F of each score alone: " + ", ".join(f"{key} {f:.2f}" for key, f in anova_by_score.items()))
     print(f"best panel mixture: {best}, Out margin over uniform {margin:+.4f} = {summary['best_margin_in_stderrs']:.1f} s.e. "
           f"over seeds ({summary['best_margin_in_paired_stderrs']:.1f} paired s.e. on the test examples)")
     print(f"warm start {warm_start_seconds:.0f} s; mean trial "

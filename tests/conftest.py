@@ -19,6 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 MODOMODO_EXECUTABLE = Path(sys.executable).with_name("modomodo")
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -34,6 +35,17 @@ def temporary_plugin():
             return stack.enter_context(modomodo.temporary_plugin(plugin, name))
 
         yield register
+
+
+@pytest.fixture
+def echo_plugin():
+    """The deterministic stand-in trainer, datasets and verifier of tests/fixtures/echo_plugin.py."""
+    sys.path.insert(0, str(FIXTURES))
+    import echo_plugin
+
+    with modomodo.temporary_plugin(echo_plugin, "echo-test"):
+        yield echo_plugin
+    sys.path.remove(str(FIXTURES))
 
 
 @pytest.fixture

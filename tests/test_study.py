@@ -19,21 +19,10 @@ from modomodo.config import load_config
 from modomodo.errors import ConfigError
 from modomodo.ledger import Ledger
 from modomodo.mixture import Mixture
-from modomodo.plugins import temporary_plugin
 from modomodo.report import write_report
 from modomodo.study import Study
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def echo_plugin():
-    sys.path.insert(0, str(FIXTURES))
-    import echo_plugin
-
-    with temporary_plugin(echo_plugin, "echo-test"):
-        yield echo_plugin
-    sys.path.remove(str(FIXTURES))
 
 
 def write_config(directory: Path, **replacements) -> Path:

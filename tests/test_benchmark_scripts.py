@@ -1,0 +1,52 @@
+"""The benchmark scripts run end to end and save what they say (here on the echo stand-in trainer)."""
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_testbed_signal_quick_saves_the_panel_anova_and_margin(tmp_path, echo_plugin, monkeypatch, capsys):
+    config = tmp_path / "echo.toml"
+    config.write_text((FIXTURES / "echo_study.toml").read_text().replace("OUTPUT", str(tmp_path / "runs")))
+    output = tmp_path / "signal"
+    monkeypatch.setattr(sys, "argv", ["testbed_signal.py", "--quick", "--config", str(config), "--output", str(output)])
+    try:
+        runpy.run_path(str(BENCHMARKS / "testbed_signal.py"), run_name="__main__")
+    except SystemExit as done:
+        assert done.code == 0
+
+    saved = json.loads(output.with_suffix(".json").read_text())
+    # quick panel: uniform, the first two single domains, one Dirichlet draw; 2 seeds each
+    assert list(saved["panel"]) == ["uniform", "only a", "only b", "dirichlet 1"]
+    assert all(len(trials) == 2 for trials in saved["trials"].values())
+    assert len(saved["rl_effect_in_score_per_seed"]) == 2
+    # the echo trainer's Out benchmark needs domain b: "only b" wins, and the mixture explains Out
+    assert saved["best_mixture"] == "only b" and saved["best_margin_over_uniform_out"] > 0
+    assert saved["anova_out_score"]["F"] > 4 and set(saved["anova_F_by_score"]) == {"in_score", "in-a", "out-b"}
+    assert output.with_suffix(".png").stat().st_size > 1000
+    assert "ANOVA on Out-Score" in capsys.readouterr().out
+
+
+def test_rl_effect_saves_paired_gains_per_seed(tmp_path, echo_plugin, monkeypatch):
+    config = tmp_path / "echo.toml"
+    config.write_text((FIXTURES / "echo_study.toml").read_text().replace("OUTPUT", str(tmp_path / "runs")))
+    output = tmp_path / "rl_effect.json"
+    monkeypatch.setattr(sys, "argv", ["rl_effect.py", "--config", str(config), "--seeds", "2",
+                                      "--set", "train.steps=2", "--output", str(output)])
+    try:
+        runpy.run_path(str(BENCHMARKS / "rl_effect.py"), run_name="__main__")
+    except SystemExit as done:
+        assert not done.code
+
+    saved = json.loads(output.read_text())
+    assert saved["overrides"] == ["train.steps=2"]
+    assert [run["seed"] for run in saved["runs"]] == [0, 1]
+    assert all(run["train_metrics"]["steps"] == 2 for run in saved["runs"])
+    gain = saved["runs"][0]["gain"]["out_score"]
+    assert gain["paired_stderr"] > 0
+    # the echo base knows no domain, uniform training does: a positive gain
+    assert saved["summary"]["out_score"]["min_gain"] > 0
