@@ -9,7 +9,7 @@ $(BIN)/modomodo: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first: the CPU wheel on this machine's disk; then the project and its extras, at the
-	# known-good versions of constraints.txt (a newer transformers builds a different warm start).
+	# known-good versions of constraints.txt, so that the figures in docs/ reproduce.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,ray]'
 	touch $(BIN)/modomodo

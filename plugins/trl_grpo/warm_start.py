@@ -123,8 +123,9 @@ def build_warm_start(settings: EmbeddedSettings, directory: Path, progress=None)
     """Train the tokenizer, build the model, run SFT on the warmup pool, save all three.
 
     Always on one torch thread: the thread count changes the order of float sums, and with it the
-    weights (by up to 0.1 after 600 steps), while the cache key cannot see it. One thread makes the
-    same settings give the same base on every machine, and is the fastest for this model anyway.
+    weights (by up to 0.1 after 600 steps), while the cache key cannot see it. On one thread the same
+    settings give the same base on machines with the same CPU instruction set, and it is the fastest
+    for this model anyway.
     """
     import torch
 
