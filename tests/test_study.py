@@ -5,9 +5,11 @@ These run the real study, ledger, executors and report with a fast deterministic
 """
 
 import json
+import math
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -130,6 +132,35 @@ def test_report_names_the_best_mixture_and_its_margin_over_uniform(tmp_path, ech
     for plot in ("best_so_far.png", "top_mixtures.png", "benchmarks_heatmap.png"):
         assert (tmp_path / "runs/echo" / plot).stat().st_size > 1000
         assert plot in text
+
+
+def test_confirmation_seeds_give_the_margin_over_seeds_without_the_winners_curse(tmp_path, echo_plugin):
+    path = write_config(tmp_path, **{"budget = 5": "budget = 5\nconfirm_seeds = 2"})
+    records = run_study(path)
+    text = write_report(tmp_path / "runs/echo").read_text()
+    summary = json.loads((tmp_path / "runs/echo/summary.json").read_text())
+
+    best, uniform = summary["best"], summary["uniform"]
+    assert best["mixture"] != uniform["mixture"]
+    confirm = [r for r in records if r["role"] == "confirm" and r["status"] == "ok"]
+    assert sorted(tuple(sorted(r["mixture"].items())) for r in confirm) == sorted(
+        [tuple(sorted(best["mixture"].items()))] * 2 + [tuple(sorted(uniform["mixture"].items()))] * 2)
+    assert len({r["seed"] for r in records if r["status"] == "ok"}) > 2  # new seeds, not the search's again
+    # best: its two fresh seeds only; uniform: its search trial and two fresh seeds
+    fresh = [r["scores"]["out_score"] for r in confirm if r["mixture"] == best["mixture"]]
+    baseline = [r["scores"]["out_score"] for r in confirm if r["mixture"] == uniform["mixture"]] + [uniform["value"]]
+    over_seeds = summary["best_vs_uniform_over_seeds"]
+    assert over_seeds["seeds"] == [2, 3]
+    assert over_seeds["margin"] == pytest.approx(statistics.fmean(fresh) - statistics.fmean(baseline))
+    assert over_seeds["stderr"] == pytest.approx(
+        math.sqrt(statistics.variance(fresh) / 2 + statistics.variance(baseline) / 3))
+    assert "Margin over seeds" in text and "picked for scoring high" in text
+
+
+def test_without_confirmation_the_report_says_seed_noise_is_not_counted(tmp_path, echo_plugin):
+    run_study(write_config(tmp_path))
+    text = write_report(tmp_path / "runs/echo").read_text()
+    assert "one training seed each" in text and "study.confirm_seeds" in text
 
 
 def _installed_echo(tmp_path: Path) -> dict[str, str]:
