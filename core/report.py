@@ -87,10 +87,14 @@ def _confirmation(confirm: list[dict], best: dict | None, uniform: dict | None, 
     bias the mean upwards (the winner's curse). Uniform's search trial was not picked and counts.
     """
     by_mixture: dict[str, list[float]] = {}
+    weights: dict[str, dict[str, float]] = {}
     for record in confirm + ([uniform] if uniform else []):
-        by_mixture.setdefault(str(Mixture(record["mixture"])), []).append(record["scores"][objective])
+        name = str(Mixture(record["mixture"]))
+        by_mixture.setdefault(name, []).append(record["scores"][objective])
+        weights[name] = record["mixture"]
     result: dict[str, Any] = {"confirmation": {
-        name: {"seeds": len(v), "mean": statistics.fmean(v), "sd": statistics.stdev(v) if len(v) > 1 else math.nan}
+        name: {"mixture": weights[name], "seeds": len(v), "mean": statistics.fmean(v),
+               "sd": statistics.stdev(v) if len(v) > 1 else math.nan}
         for name, v in by_mixture.items()
     }}
     if best is None or uniform is None or Mixture(best["mixture"]) == Mixture(uniform["mixture"]):
@@ -186,8 +190,9 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
         lines += ["## Confirmation runs (more seeds)", "",
                   "The best mixture's search trial is not in its row (it was picked for scoring high); uniform's is.", "",
                   "| mixture | seeds | mean | sd |", "|---|---|---|---|"]
-        for name, stats in summary["confirmation"].items():
-            lines.append(f"| {name} | {stats['seeds']} | {stats['mean']:.4f} | {stats['sd']:.4f} |")
+        for stats in summary["confirmation"].values():
+            mixture = ", ".join(f"{k} {v:.2f}" for k, v in stats["mixture"].items() if v >= 0.005)
+            lines.append(f"| {mixture} | {stats['seeds']} | {stats['mean']:.4f} | {stats['sd']:.4f} |")
         lines.append("")
     benchmarks = list(config.benchmarks)
     lines += ["## Trials", "", "Scores are mean ± standard error over evaluation examples.", "",
