@@ -76,6 +76,11 @@ def scene(rng: random.Random, size: int, kinds: list[tuple[str, str]], sides: li
     return [Item(shape, colour, box) for (shape, colour), box in zip(kinds, place_boxes(rng, size, sides))]
 
 
+def random_kinds(rng: random.Random, count: int) -> list[tuple[str, str]]:
+    """``count`` (shape, colour) pairs drawn independently (repeats allowed)."""
+    return [(rng.choice(SHAPES), rng.choice(list(COLOURS))) for _ in range(count)]
+
+
 def distinct_kinds(rng: random.Random, count: int, exclude: set[tuple[str, str]] = frozenset()) -> list[tuple[str, str]]:
     """``count`` different (shape, colour) pairs, none of them in ``exclude``."""
     pool = [(s, c) for s in SHAPES for c in COLOURS if (s, c) not in exclude]
@@ -454,11 +459,15 @@ def chart_count(rng, size) -> Example:
 # synth-count: count objects (a counting benchmark, exact)
 
 
+def how_many_shapes(rng, size, task: str, question: str, most: int) -> Example:
+    """1 to ``most`` shapes of random kinds; the answer is how many."""
+    n = rng.randint(1, most)
+    items = scene(rng, size, random_kinds(rng, n))
+    return short_answer(task, draw_scene(size, items), question, str(n), f"{plural(n, None, None)}.")
+
+
 def count_all(rng, size) -> Example:
-    n = rng.randint(1, 4)
-    items = scene(rng, size, [(rng.choice(SHAPES), rng.choice(list(COLOURS))) for _ in range(n)])
-    return short_answer("count-all", draw_scene(size, items), "How many shapes are there?", str(n),
-                        f"{plural(n, None, None)}.")
+    return how_many_shapes(rng, size, "count-all", "How many shapes are there?", most=4)
 
 
 def count_kind(rng, size, by_shape: bool) -> Example:
@@ -529,24 +538,26 @@ def compose_relation_size(rng, size) -> Example:
 # synth-perception: what one look at the picture answers (the warm start's pretraining stand-in)
 
 
+def lone_shape(rng, size) -> Item:
+    """One shape of a random kind, a quarter to a half of the picture wide."""
+    return scene(rng, size, random_kinds(rng, 1), [rng.randint(size // 4, size // 2)])[0]
+
+
 def perceive_colour(rng, size) -> Example:
     """The colour of the only shape: answers are uniform over colours, so the question text gives nothing."""
-    item = scene(rng, size, [(rng.choice(SHAPES), rng.choice(list(COLOURS)))], [rng.randint(size // 4, size // 2)])[0]
+    item = lone_shape(rng, size)
     return short_answer("perceive-colour", draw_scene(size, [item]), "What colour is the shape?", item.colour,
                         f"it is {item.colour}.")
 
 
 def perceive_shape(rng, size) -> Example:
-    item = scene(rng, size, [(rng.choice(SHAPES), rng.choice(list(COLOURS)))], [rng.randint(size // 4, size // 2)])[0]
+    item = lone_shape(rng, size)
     return short_answer("perceive-shape", draw_scene(size, [item]), "What shape is it?", item.shape,
                         f"it is a {item.shape}.")
 
 
 def perceive_count(rng, size) -> Example:
-    n = rng.randint(1, 3)
-    items = scene(rng, size, [(rng.choice(SHAPES), rng.choice(list(COLOURS))) for _ in range(n)])
-    return short_answer("perceive-count", draw_scene(size, items), "How many shapes do you see?", str(n),
-                        f"{plural(n, None, None)}.")
+    return how_many_shapes(rng, size, "perceive-count", "How many shapes do you see?", most=3)
 
 
 def perceive_side(rng, size) -> Example:
