@@ -86,20 +86,18 @@ def _confirmation(confirm: list[dict], best: dict | None, uniform: dict | None, 
     The best mixture's search trial is left out of its mean: it was picked for scoring high, so it would
     bias the mean upwards (the winner's curse). Uniform's search trial was not picked and counts.
     """
-    by_mixture: dict[str, list[float]] = {}
-    weights: dict[str, dict[str, float]] = {}
+    by_mixture: dict[Mixture, list[dict]] = {}
     for record in confirm + ([uniform] if uniform else []):
-        name = str(Mixture(record["mixture"]))
-        by_mixture.setdefault(name, []).append(record["scores"][objective])
-        weights[name] = record["mixture"]
+        by_mixture.setdefault(Mixture(record["mixture"]), []).append(record)
+    scores = {mixture: [r["scores"][objective] for r in runs] for mixture, runs in by_mixture.items()}
     result: dict[str, Any] = {"confirmation": {
-        name: {"mixture": weights[name], "seeds": len(v), "mean": statistics.fmean(v),
-               "sd": statistics.stdev(v) if len(v) > 1 else math.nan}
-        for name, v in by_mixture.items()
+        str(mixture): {"mixture": runs[0]["mixture"], "seeds": len(runs), "mean": statistics.fmean(scores[mixture]),
+                       "sd": statistics.stdev(scores[mixture]) if len(runs) > 1 else math.nan}
+        for mixture, runs in by_mixture.items()
     }}
     if best is None or uniform is None or Mixture(best["mixture"]) == Mixture(uniform["mixture"]):
         return result
-    fresh, baseline = by_mixture.get(str(Mixture(best["mixture"])), []), by_mixture[str(Mixture(uniform["mixture"]))]
+    fresh, baseline = scores.get(Mixture(best["mixture"]), []), scores[Mixture(uniform["mixture"])]
     if len(fresh) > 1 and len(baseline) > 1:
         margin = statistics.fmean(fresh) - statistics.fmean(baseline)
         stderr = math.sqrt(statistics.variance(fresh) / len(fresh) + statistics.variance(baseline) / len(baseline))
