@@ -49,6 +49,26 @@ def echo_plugin():
 
 
 @pytest.fixture
+def write_config():
+    """Write tests/fixtures/echo_study.toml into a directory: ``write_config(directory, **{old: new})``.
+
+    Its runs go under ``directory/runs``; each replacement must match (a test never edits a line that
+    is not there). Returns the config's path.
+    """
+
+    def write(directory: Path, **replacements) -> Path:
+        text = (FIXTURES / "echo_study.toml").read_text().replace("OUTPUT", str(directory / "runs"))
+        for old, new in replacements.items():
+            assert old in text, old
+            text = text.replace(old, new)
+        path = directory / "study.toml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
 def run_modomodo():
     """Run the real ``modomodo`` executable: ``run_modomodo("check", path, env={...}, pythonpath=dir)``.
 

@@ -6,18 +6,22 @@ import sys
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_testbed_signal_quick_saves_the_panel_anova_and_margin(tmp_path, echo_plugin, monkeypatch, capsys):
-    config = tmp_path / "echo.toml"
-    config.write_text((FIXTURES / "echo_study.toml").read_text().replace("OUTPUT", str(tmp_path / "runs")))
-    output = tmp_path / "signal"
-    monkeypatch.setattr(sys, "argv", ["testbed_signal.py", "--quick", "--config", str(config), "--output", str(output)])
+def run_script(monkeypatch, script: str, *args: str) -> None:
+    """Run ``benchmarks/<script>`` as ``python benchmarks/<script> args...`` would, in this process."""
+    monkeypatch.setattr(sys, "argv", [script, *args])
     try:
-        runpy.run_path(str(BENCHMARKS / "testbed_signal.py"), run_name="__main__")
+        runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
     except SystemExit as done:
-        assert done.code == 0
+        assert not done.code
+
+
+def test_testbed_signal_quick_saves_the_panel_anova_and_margin(tmp_path, echo_plugin, write_config, monkeypatch,
+                                                                capsys):
+    output = tmp_path / "signal"
+    run_script(monkeypatch, "testbed_signal.py", "--quick", "--config", str(write_config(tmp_path)),
+               "--output", str(output))
 
     saved = json.loads(output.with_suffix(".json").read_text())
     # quick panel: uniform, the first two single domains, one Dirichlet draw; 2 seeds each
@@ -31,16 +35,10 @@ def test_testbed_signal_quick_saves_the_panel_anova_and_margin(tmp_path, echo_pl
     assert "ANOVA on Out-Score" in capsys.readouterr().out
 
 
-def test_rl_effect_saves_paired_gains_per_seed(tmp_path, echo_plugin, monkeypatch):
-    config = tmp_path / "echo.toml"
-    config.write_text((FIXTURES / "echo_study.toml").read_text().replace("OUTPUT", str(tmp_path / "runs")))
+def test_rl_effect_saves_paired_gains_per_seed(tmp_path, echo_plugin, write_config, monkeypatch):
     output = tmp_path / "rl_effect.json"
-    monkeypatch.setattr(sys, "argv", ["rl_effect.py", "--config", str(config), "--seeds", "2",
-                                      "--set", "train.steps=2", "--output", str(output)])
-    try:
-        runpy.run_path(str(BENCHMARKS / "rl_effect.py"), run_name="__main__")
-    except SystemExit as done:
-        assert not done.code
+    run_script(monkeypatch, "rl_effect.py", "--config", str(write_config(tmp_path)), "--seeds", "2",
+               "--set", "train.steps=2", "--output", str(output))
 
     saved = json.loads(output.read_text())
     assert saved["overrides"] == ["train.steps=2"]

@@ -27,16 +27,6 @@ from modomodo.study import Study
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def write_config(directory: Path, **replacements) -> Path:
-    text = (FIXTURES / "echo_study.toml").read_text().replace("OUTPUT", str(directory / "runs"))
-    for old, new in replacements.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = directory / "study.toml"
-    path.write_text(text)
-    return path
-
-
 def run_study(path: Path, **kwargs):
     return Study(load_config(path), path, **kwargs).run()
 
@@ -45,7 +35,7 @@ def search_ids(records):
     return [r["id"] for r in records if r["role"] == "search" and r["status"] == "ok"]
 
 
-def test_runs_the_budget_starting_with_uniform_then_resumes_without_rerunning(tmp_path, echo_plugin):
+def test_runs_the_budget_starting_with_uniform_then_resumes_without_rerunning(tmp_path, echo_plugin, write_config):
     path = write_config(tmp_path)
     records = run_study(path)
     assert search_ids(records) == ["0001", "0002", "0003", "0004", "0005"]
@@ -63,14 +53,14 @@ def test_runs_the_budget_starting_with_uniform_then_resumes_without_rerunning(tm
     assert search_ids(more) == search_ids(records) + ["0006", "0007"]
 
 
-def test_same_seed_same_study(tmp_path, echo_plugin):
+def test_same_seed_same_study(tmp_path, echo_plugin, write_config):
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir(), two.mkdir()
     strip = lambda records: [(r["mixture"], r.get("scores")) for r in records]  # noqa: E731
     assert strip(run_study(write_config(one))) == strip(run_study(write_config(two)))
 
 
-def test_a_changed_config_is_refused_unless_restarted(tmp_path, echo_plugin):
+def test_a_changed_config_is_refused_unless_restarted(tmp_path, echo_plugin, write_config):
     run_study(write_config(tmp_path))
     changed = write_config(tmp_path, **{'[benchmarks.out-b]': '[benchmarks.out-c]'})
     with pytest.raises(ConfigError, match="benchmarks changed"):
@@ -80,7 +70,7 @@ def test_a_changed_config_is_refused_unless_restarted(tmp_path, echo_plugin):
     assert list(tmp_path.joinpath("runs").glob("echo.old-*"))
 
 
-def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, echo_plugin):
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, echo_plugin, write_config):
     path = write_config(tmp_path, **{"[train]\n": "[train]\noptions = { fail_if_pure = true }\n",
                                      'initial = "none"': 'initial = "seed"\ninitial_trials = 4'})
     records = run_study(path)
@@ -100,7 +90,7 @@ def test_partial_last_line_is_dropped_on_open(tmp_path):
     assert [r["id"] for r in reopened.records()] == ["0001"]
 
 
-def test_interrupted_trial_is_recorded_then_run_again(tmp_path, echo_plugin, monkeypatch):
+def test_interrupted_trial_is_recorded_then_run_again(tmp_path, echo_plugin, monkeypatch, write_config):
     path = write_config(tmp_path)
     calls = {"n": 0}
     original = echo_plugin.EchoTrainer.train
@@ -120,7 +110,7 @@ def test_interrupted_trial_is_recorded_then_run_again(tmp_path, echo_plugin, mon
     assert search_ids(records) == ["0001", "0002", "0003", "0004", "0005"]
 
 
-def test_report_names_the_best_mixture_and_its_margin_over_uniform(tmp_path, echo_plugin):
+def test_report_names_the_best_mixture_and_its_margin_over_uniform(tmp_path, echo_plugin, write_config):
     path = write_config(tmp_path)
     run_study(path)
     report = write_report(tmp_path / "runs/echo")
@@ -134,7 +124,7 @@ def test_report_names_the_best_mixture_and_its_margin_over_uniform(tmp_path, ech
         assert plot in text
 
 
-def test_confirmation_seeds_give_the_margin_over_seeds_without_the_winners_curse(tmp_path, echo_plugin):
+def test_confirmation_seeds_give_the_margin_over_seeds_without_the_winners_curse(tmp_path, echo_plugin, write_config):
     path = write_config(tmp_path, **{"budget = 5": "budget = 5\nconfirm_seeds = 2"})
     records = run_study(path)
     text = write_report(tmp_path / "runs/echo").read_text()
@@ -157,7 +147,7 @@ def test_confirmation_seeds_give_the_margin_over_seeds_without_the_winners_curse
     assert "Margin over seeds" in text and "picked for scoring high" in text
 
 
-def test_without_confirmation_the_report_says_seed_noise_is_not_counted(tmp_path, echo_plugin):
+def test_without_confirmation_the_report_says_seed_noise_is_not_counted(tmp_path, echo_plugin, write_config):
     run_study(write_config(tmp_path))
     text = write_report(tmp_path / "runs/echo").read_text()
     assert "one training seed each" in text and "study.confirm_seeds" in text
@@ -180,7 +170,7 @@ def _modomodo(*args):
     return [sys.executable, "-c", "from modomodo.cli import main; main()", *args]
 
 
-def test_sigkill_mid_trial_loses_only_that_trial(tmp_path):
+def test_sigkill_mid_trial_loses_only_that_trial(tmp_path, write_config):
     env = _installed_echo(tmp_path)
     path = write_config(tmp_path, **{"steps = 3": "steps = 20\noptions = { sleep = 0.05 }"})
     ledger = tmp_path / "runs/echo/trials.jsonl"
@@ -213,7 +203,7 @@ def test_sigkill_mid_trial_loses_only_that_trial(tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_runs_two_trials_at_once_with_the_same_ledger_format(tmp_path):
+def test_ray_runs_two_trials_at_once_with_the_same_ledger_format(tmp_path, write_config):
     pytest.importorskip("ray")
     env = _installed_echo(tmp_path)
     local = write_config(tmp_path)

@@ -71,46 +71,49 @@ def test_model_path_errors_name_the_key(tmp_path):
         trainer.base_policy(ModelConfig(options={"sise": "tiny"}), tmp_path)
 
 
-def test_warm_start_is_built_once_and_reused(tmp_path, monkeypatch):
-    from modomodo_plugins.trl_grpo import warm_start
-
-    monkeypatch.setenv("MODOMODO_CACHE", str(tmp_path / "cache"))
+@pytest.fixture
+def toy_testbed():
+    """The toy datasets of tests/fixtures/toy_testbed.py, registered for one test."""
     sys.path.insert(0, str(FIXTURES))
     from toy_testbed import ToyPlugin
 
-    options = {"warm_start_sources": ["toy-colour"], "warm_start_steps": 2, "vocab_size": 300}
-    trainer = get_component("trainers", "trl-grpo")
     with temporary_plugin(ToyPlugin(), "toy-testbed"):
-        first = trainer.base_policy(ModelConfig(options=options), tmp_path)
-        monkeypatch.setattr(warm_start, "build_warm_start", lambda *a: pytest.fail("rebuilt a cached warm start"))
-        second = trainer.base_policy(ModelConfig(options=options), tmp_path)
-        assert first.path == second.path and first.path.parent == tmp_path / "cache" / "tiny-qwen2vl"
-        other = warm_start.EmbeddedSettings.from_options(dict(options, warm_start_steps=3))
-        assert other.key() != first.path.name  # a changed setting is a different warm start
+        yield
     sys.path.remove(str(FIXTURES))
 
 
-def test_warm_start_weights_do_not_depend_on_the_thread_count(tmp_path, monkeypatch):
+def test_warm_start_is_built_once_and_reused(tmp_path, monkeypatch, toy_testbed):
+    from modomodo_plugins.trl_grpo import warm_start
+
+    monkeypatch.setenv("MODOMODO_CACHE", str(tmp_path / "cache"))
+    options = {"warm_start_sources": ["toy-colour"], "warm_start_steps": 2, "vocab_size": 300}
+    trainer = get_component("trainers", "trl-grpo")
+    first = trainer.base_policy(ModelConfig(options=options), tmp_path)
+    monkeypatch.setattr(warm_start, "build_warm_start", lambda *a: pytest.fail("rebuilt a cached warm start"))
+    second = trainer.base_policy(ModelConfig(options=options), tmp_path)
+    assert first.path == second.path and first.path.parent == tmp_path / "cache" / "tiny-qwen2vl"
+    other = warm_start.EmbeddedSettings.from_options(dict(options, warm_start_steps=3))
+    assert other.key() != first.path.name  # a changed setting is a different warm start
+
+
+def test_warm_start_weights_do_not_depend_on_the_thread_count(tmp_path, toy_testbed):
     """The cache key cannot see torch's thread count, so the build must not depend on it."""
     import torch
     from safetensors.torch import load_file
 
     from modomodo_plugins.trl_grpo import warm_start
 
-    sys.path.insert(0, str(FIXTURES))
-    from toy_testbed import ToyPlugin
-
     settings = warm_start.EmbeddedSettings(warm_start_sources=["toy-colour"], warm_start_steps=30, vocab_size=300)
     threads = torch.get_num_threads()
     weights = []
-    with temporary_plugin(ToyPlugin(), "toy-testbed"):
+    try:
         for count in (1, 2):
             torch.set_num_threads(count)
             warm_start.build_warm_start(settings, tmp_path / str(count))
             assert torch.get_num_threads() == count  # the caller's setting is restored
             weights.append(load_file(tmp_path / str(count) / "model.safetensors"))
-    torch.set_num_threads(threads)
-    sys.path.remove(str(FIXTURES))
+    finally:
+        torch.set_num_threads(threads)
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
 
