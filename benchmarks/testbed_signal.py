@@ -1,18 +1,20 @@
-"""Does the data mixture matter more than the seed on the embedded testbed? (issue 8)
+"""Does the data mixture matter more than the seed on the embedded testbed?
 
 Runs a fixed panel of mixtures on the quickstart's domains (uniform, each single domain, three
 Dirichlet draws from a fixed seed), each with 3 training seeds, through the same trial code the study
-uses, and scores the warm-started base once per seed. Prints and saves
+uses, and scores the embedded base once per seed. Prints and saves
 benchmarks/results/testbed_signal.json and .png:
 
 - per mixture: mean and spread (sd over seeds) of In-Score and Out-Score;
-- the RL effect: trained uniform minus base, per seed;
+- the RL effect: trained uniform minus base, In and Out, per seed;
+- the transfer matrix: each single-domain trial minus the base, per benchmark, mean and standard error over
+  seeds (saved as testbed_signal_transfer.png);
 - one-way ANOVA on Out-Score across the panel (F, p) and the intraclass correlation ICC(1): the share of
   Out-Score variance explained by the mixture rather than the seed; and F of In and of each benchmark
   alone, to see which one carries the mixture signal;
 - the best panel mixture's margin over uniform on Out-Score in units of its standard error (over seeds),
   and the same margin paired on the fixed test examples (evaluation noise only, testbed-notes.md);
-- the warm-start time and the mean trial time (the quickstart's budget is a warm start and ~12 trials);
+- the base's load time and the mean trial time (the quickstart's budget is ~18 trials);
 - every trial's scores (In, Out, each benchmark, their standard errors), to see which benchmark moves.
 
 Usage: python benchmarks/testbed_signal.py [--config examples/quickstart.toml] [--quick] [--seeds 3] [--output PATH]
@@ -51,6 +53,22 @@ def panel(domains: list[str], quick: bool) -> dict[str, Mixture]:
     return mixtures
 
 
+def transfer_matrix(results: dict[str, list[dict]], base: list[dict], domains: list[str],
+                    keys: tuple[str, ...]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each single-domain trial minus the base, per score: mean and standard error over seeds (paired by seed)."""
+    matrix = {}
+    for domain in domains:
+        trials = results.get(f"only {domain}")
+        if not trials:
+            continue
+        matrix[domain] = {}
+        for key in keys:
+            gains = [trial[key] - b[key] for trial, b in zip(trials, base)]
+            stderr = statistics.stdev(gains) / math.sqrt(len(gains)) if len(gains) > 1 else math.nan
+            matrix[domain][key] = {"mean": statistics.fmean(gains), "stderr": stderr}
+    return matrix
+
+
 def one_way_anova(groups: list[list[float]]) -> dict[str, float]:
     """F statistic, its p-value and ICC(1) for equal-sized groups (mixtures x seeds)."""
     from scipy import stats
@@ -87,7 +105,7 @@ def main() -> int:
     base: list[dict] = []
     with tempfile.TemporaryDirectory() as scratch:
         policy = trainer.base_policy(config.model, Path(scratch) / "base")
-        warm_start_seconds = time.monotonic() - started
+        load_seconds = time.monotonic() - started
         for seed in seeds:
             scores, _ = evaluate(config, policy, seed)
             base.append(aggregate(scores))
@@ -116,6 +134,9 @@ def main() -> int:
         for name in mixtures
     }
     rl_effect = [u - b["in_score"] for u, b in zip(column("uniform", "in_score"), base)]
+    rl_effect_out = [u - b["out_score"] for u, b in zip(column("uniform", "out_score"), base)]
+    transfer = transfer_matrix(results, base, config.domain_names, ("in_score", "out_score", *config.benchmarks))
+    worst_sd = max(row["out_sd"] for row in table.values())
     anova = one_way_anova([column(name, "out_score") for name in mixtures])
     # Which benchmark carries the mixture signal: F of each score on its own (In, Out and every benchmark).
     anova_by_score = {key: one_way_anova([column(name, key) for name in mixtures])["F"]
@@ -135,6 +156,9 @@ def main() -> int:
         "base": base,
         "rl_effect_in_score_per_seed": rl_effect,
         "rl_effect_in_score_mean": statistics.fmean(rl_effect),
+        "rl_effect_out_score_per_seed": rl_effect_out,
+        "transfer_matrix": transfer,
+        "largest_out_sd": worst_sd,
         "anova_out_score": anova,
         "anova_F_by_score": anova_by_score,
         "best_mixture": best,
@@ -143,10 +167,12 @@ def main() -> int:
         "best_margin_in_stderrs": margin / margin_se if margin_se > 0 else math.inf,
         "best_margin_paired_stderr": paired_se,
         "best_margin_in_paired_stderrs": margin / paired_se if paired_se > 0 else math.inf,
-        "warm_start_seconds": warm_start_seconds,
+        "base_load_seconds": load_seconds,
         "targets": {
-            "rl_effect_at_least_0.05_and_positive_each_seed": statistics.fmean(rl_effect) >= 0.05 and min(rl_effect) > 0,
+            "rl_effect_in_at_least_0.05_and_out_above_base_each_seed":
+                min(rl_effect) >= 0.05 and min(rl_effect_out) > 0,
             "anova_F_at_least_4": anova["F"] >= 4,
+            "out_sd_at_most_0.015_for_every_mixture": worst_sd <= 0.015,
             "best_beats_uniform_by_2_stderr": margin / margin_se > 2 if margin_se > 0 else margin > 0,
         },
         "wall_time_s": time.monotonic() - started,
@@ -155,17 +181,23 @@ def main() -> int:
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     _plot(table, base, stem.with_suffix(".png"))
+    if transfer:
+        _plot_transfer(transfer, stem.with_name(stem.name + "_transfer.png"))
 
     print(f"\n{'mixture':>14} {'in mean':>8} {'in sd':>7} {'out mean':>9} {'out sd':>7} {'eval se':>8}")
     for name, row in table.items():
         print(f"{name:>14} {row['in_mean']:8.4f} {row['in_sd']:7.4f} {row['out_mean']:9.4f} {row['out_sd']:7.4f} "
               f"{row['out_eval_stderr']:8.4f}")
-    print(f"\nRL effect (uniform - base, In-Score) per seed: {', '.join(f'{e:+.4f}' for e in rl_effect)}")
+    print(f"\nRL effect (uniform - base) per seed: In {', '.join(f'{e:+.4f}' for e in rl_effect)}; "
+          f"Out {', '.join(f'{e:+.4f}' for e in rl_effect_out)}")
+    print("\ntransfer matrix (single-domain trial minus base, mean ± s.e. over seeds):")
+    for domain, row in transfer.items():
+        print(f"{domain:>14} " + "  ".join(f"{key} {cell['mean']:+.3f}±{cell['stderr']:.3f}" for key, cell in row.items()))
     print(f"ANOVA on Out-Score across the panel: F = {anova['F']:.2f} (p = {anova['p']:.3g}), ICC = {anova['icc']:.2f}")
     print("F of each score alone: " + ", ".join(f"{key} {f:.2f}" for key, f in anova_by_score.items()))
     print(f"best panel mixture: {best}, Out margin over uniform {margin:+.4f} = {summary['best_margin_in_stderrs']:.1f} s.e. "
           f"over seeds ({summary['best_margin_in_paired_stderrs']:.1f} paired s.e. on the test examples)")
-    print(f"warm start {warm_start_seconds:.0f} s; mean trial "
+    print(f"base loaded in {load_seconds:.0f} s; mean trial "
           f"{statistics.fmean(r['seconds_per_trial'] for r in table.values()):.0f} s")
     print(f"targets: {summary['targets']}; wall time {summary['wall_time_s']:.0f} s")
     return 0
@@ -186,6 +218,32 @@ def _plot(table: dict, base: list[dict], path: Path) -> None:
         ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
         ax.set_ylabel(f"{label} (mean ± sd over seeds)")
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_transfer(transfer: dict, path: Path) -> None:
+    """The transfer matrix as a heatmap: rows are training domains, columns the scores, cells the mean gain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    domains = list(transfer)
+    keys = list(next(iter(transfer.values())))
+    grid = np.array([[transfer[d][k]["mean"] for k in keys] for d in domains])
+    limit = max(0.01, float(np.nanmax(np.abs(grid))))
+    fig, ax = plt.subplots(figsize=(1.5 + 1.0 * len(keys), 1.2 + 0.5 * len(domains)))
+    image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    for i, d in enumerate(domains):
+        for j, k in enumerate(keys):
+            ax.text(j, i, f"{transfer[d][k]['mean']:+.3f}\n±{transfer[d][k]['stderr']:.3f}", ha="center",
+                    va="center", fontsize=7)
+    ax.set_xticks(range(len(keys)), [k.replace("_score", "") for k in keys], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(domains)), [f"only {d}" for d in domains], fontsize=8)
+    ax.set_title("single-domain trial minus base (mean ± s.e. over seeds)", fontsize=9)
+    fig.colorbar(image, ax=ax)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,6 +1,6 @@
 """What does modomodo's trl-grpo trainer cost over a plain GRPOTrainer script? (issue 4, done-when 3)
 
-Both runs use the same warm-started tiny model, the same prompts in the same order, the same reward
+Both runs use the same embedded base model, the same prompts in the same order, the same reward
 (the domains' CompositeReward) and the same GRPO settings; the plain run builds its dataset with
 ``Dataset.from_list`` and one reward function, as a user's own script would. The figure is TRL's own
 ``step_time`` (mean over logged steps), and the whole ``train()`` wall time, each the minimum over
@@ -41,12 +41,12 @@ def plain_run(request: TrainRequest, rows: list[dict], order: list[int]) -> dict
     from transformers import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from modomodo_plugins.trl_grpo.base_model import shipped_base
     from modomodo_plugins.trl_grpo.checkpoints import load_policy
-    from modomodo_plugins.trl_grpo.warm_start import EmbeddedSettings, warm_start_path
 
     started = time.monotonic()
     cfg = request.train
-    policy = load_policy(warm_start_path(EmbeddedSettings.from_options(request.model.options)), request.model)
+    policy = load_policy(request.model.path or shipped_base(), request.model)
     policy.model.model.visual.requires_grad_(False)
     dataset = Dataset.from_list([
         {"prompt": [{"role": "user", "content": rows[i]["problem"]}], "image": rows[i]["image"], "index": i}
@@ -92,7 +92,7 @@ def main() -> None:
         request = TrainRequest(mixture=Mixture.uniform(config.domain_names), seed=0, domains=domains,
                                model=config.model, train=config.train, workdir=Path(scratch))
         rows, order = training_stream(request)
-        get("trainers", "trl-grpo").base_policy(config.model, Path(scratch))  # build the warm start outside the clock
+        get("trainers", "trl-grpo").base_policy(config.model, Path(scratch))  # first load outside the clock
         for repeat in range(args.repeats):
             results["modomodo"].append(modomodo_run(request))
             results["plain"].append(plain_run(request, rows, order))

@@ -134,7 +134,7 @@ class Study:
         executor.run(jobs, self._record, progress)
 
     def _evaluate_base(self) -> None:
-        self._say("Scoring the base policy (warm start, no RL) ...")
+        self._say("Scoring the base policy (no RL) ...")
         started = time.monotonic()
         trainer = get("trainers", self.config.model.trainer)
         workdir = self.run_dir / "trials" / "base"

@@ -68,7 +68,7 @@ class Trainer(Protocol):
     description: str
 
     def base_policy(self, model: Any, workdir: Path) -> Any:
-        """The untrained (or warm-started) policy the study's trials start from."""
+        """The base policy (before any RL) the study's trials start from."""
 
     def train(self, request: TrainRequest) -> TrainOutcome:
         """Run RL on ``request.mixture`` and return the trained policy."""

@@ -20,10 +20,6 @@ budget = 3
 [model]
 embedded = "tiny-qwen2vl"
 
-[model.options]
-warm_start_rows = 64
-warm_start_steps = 8
-
 [train]
 steps = 3
 num_generations = 2

@@ -1,6 +1,8 @@
 """The embedded tiny-qwen2vl: tokenizer, image-only processor, save/load through the Auto classes,
-and the cached warm start."""
+the shipped base (checksums, recipe) and the build that makes it (resumable, reproducible)."""
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -67,8 +69,8 @@ def test_model_path_errors_name_the_key(tmp_path):
         trainer.base_policy(ModelConfig(path=str(tmp_path)), tmp_path)
     with pytest.raises(ConfigError, match="model.options: unknown key"):
         trainer.base_policy(ModelConfig(path=str(tmp_path), options={"warm_start_steps": 3}), tmp_path)
-    with pytest.raises(ConfigError, match="model.options: unknown key.*sise"):
-        trainer.base_policy(ModelConfig(options={"sise": "tiny"}), tmp_path)
+    with pytest.raises(ConfigError, match="model.options: unknown key.*size.*pre-built.*build-base"):
+        trainer.base_policy(ModelConfig(options={"size": "tiny"}), tmp_path)
 
 
 @pytest.fixture
@@ -82,34 +84,85 @@ def toy_testbed():
     sys.path.remove(str(FIXTURES))
 
 
-def test_warm_start_is_built_once_and_reused(tmp_path, monkeypatch, toy_testbed):
-    from modomodo_plugins.trl_grpo import warm_start
+def test_shipped_base_matches_its_checksums_and_recipe():
+    from modomodo_plugins.trl_grpo.base_model import CHECKSUMS, RECIPE, SHIPPED, verify
 
-    monkeypatch.setenv("MODOMODO_CACHE", str(tmp_path / "cache"))
-    options = {"warm_start_sources": ["toy-colour"], "warm_start_steps": 2, "vocab_size": 300}
-    trainer = get_component("trainers", "trl-grpo")
-    first = trainer.base_policy(ModelConfig(options=options), tmp_path)
-    monkeypatch.setattr(warm_start, "build_warm_start", lambda *a: pytest.fail("rebuilt a cached warm start"))
-    second = trainer.base_policy(ModelConfig(options=options), tmp_path)
-    assert first.path == second.path and first.path.parent == tmp_path / "cache" / "tiny-qwen2vl"
-    other = warm_start.EmbeddedSettings.from_options(dict(options, warm_start_steps=3))
-    assert other.key() != first.path.name  # a changed setting is a different warm start
+    assert verify(SHIPPED) == []
+    listed = {line.split()[1] for line in (SHIPPED / CHECKSUMS).read_text().splitlines()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "processor_config.json", RECIPE} <= listed
+    assert listed == {p.name for p in SHIPPED.iterdir()} - {CHECKSUMS}  # nothing unlisted ships
+    assert (SHIPPED / "model.safetensors").stat().st_size <= 8 * 2**20
+    recipe = json.loads((SHIPPED / RECIPE).read_text())
+    assert {"recipe", "steps", "rows_per_source", "build_seconds", "versions", "held_out_accuracy"} <= set(recipe)
+    assert sum(recipe["rows_per_source"].values()) == recipe["rows_seen"]
 
 
-def test_warm_start_weights_do_not_depend_on_the_thread_count(tmp_path, toy_testbed):
-    """The cache key cannot see torch's thread count, so the build must not depend on it."""
+def test_a_damaged_base_is_named_not_loaded(tmp_path, monkeypatch):
+    from modomodo_plugins.trl_grpo import base_model
+
+    copy = tmp_path / "base"
+    shutil.copytree(base_model.SHIPPED, copy)
+    with open(copy / "config.json", "a") as handle:
+        handle.write(" ")
+    (copy / "tokenizer.json").unlink()
+    assert base_model.verify(copy) == ["config.json does not match its checksum", "tokenizer.json is missing"]
+    monkeypatch.setattr(base_model, "SHIPPED", copy)
+    with pytest.raises(ConfigError, match="damaged .*config.json does not match"):
+        get_component("trainers", "trl-grpo").base_policy(ModelConfig(), tmp_path)
+
+
+def test_the_shipped_tokenizer_covers_any_text():
+    """Byte-level BPE: a plugin's prompt in any script or with emoji encodes and decodes unchanged."""
+    from transformers import AutoTokenizer
+
+    from modomodo_plugins.trl_grpo.base_model import SHIPPED
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED)
+    text = "Is the number of dots odd or even? Ünïcödé, 中文, émoji 🙂, tabs\tand {braces} [1, 2]"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.unk_token_id not in ids
+    assert tokenizer.decode(ids) == text
+
+
+def test_build_resumes_to_the_same_weights_as_a_straight_build(tmp_path, toy_testbed):
+    """A build cut off after a checkpoint and run again ends with exactly the weights of an uncut one."""
     import torch
     from safetensors.torch import load_file
 
-    from modomodo_plugins.trl_grpo import warm_start
+    from modomodo_plugins.trl_grpo.base_model import CHECKSUMS, build, verify
+    from toy_testbed import toy_recipe
 
-    settings = warm_start.EmbeddedSettings(warm_start_sources=["toy-colour"], warm_start_steps=30, vocab_size=300)
+    recipe = toy_recipe(steps=40)
+    straight = build(recipe, tmp_path / "work-a", tmp_path / "a")
+
+    def cut(stage, done, total, note):
+        if done == 25:
+            raise KeyboardInterrupt  # after the checkpoint at step 20
+    with pytest.raises(KeyboardInterrupt):
+        build(recipe, tmp_path / "work-b", tmp_path / "b", cut)
+    resumed = build(recipe, tmp_path / "work-b", tmp_path / "b")
+
+    first, second = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    assert resumed["steps"] == straight["steps"] == 40 and resumed["rows_seen"] == 40 * recipe.batch_size
+    assert verify(tmp_path / "b") == [] and (tmp_path / "b" / CHECKSUMS).is_file()
+    assert not (tmp_path / "b.partial").exists()
+
+
+def test_build_weights_do_not_depend_on_the_thread_count(tmp_path, toy_testbed):
+    """A recipe cannot see torch's thread count, so the build must not depend on it."""
+    import torch
+    from safetensors.torch import load_file
+
+    from modomodo_plugins.trl_grpo.base_model import build
+    from toy_testbed import toy_recipe
+
     threads = torch.get_num_threads()
     weights = []
     try:
         for count in (1, 2):
             torch.set_num_threads(count)
-            warm_start.build_warm_start(settings, tmp_path / str(count))
+            build(toy_recipe(steps=30), tmp_path / f"work{count}", tmp_path / str(count))
             assert torch.get_num_threads() == count  # the caller's setting is restored
             weights.append(load_file(tmp_path / str(count) / "model.safetensors"))
     finally:
@@ -118,15 +171,40 @@ def test_warm_start_weights_do_not_depend_on_the_thread_count(tmp_path, toy_test
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
 
 
-def test_warm_start_pool_weights_perception_rows_and_can_leave_them_out():
-    """Perception rows are about half the SFT examples by default; weight 0 leaves a pool of the sources alone."""
-    from modomodo_plugins.trl_grpo.warm_start import EmbeddedSettings, warmup_rows
+def test_a_workdir_resumes_only_its_own_recipe(tmp_path, toy_testbed):
+    from modomodo_plugins.trl_grpo.base_model import Recipe, build
+    from toy_testbed import toy_recipe
 
-    settings = EmbeddedSettings(warm_start_sources=["synth-spatial"], warm_start_rows=20)
-    rows, weights = warmup_rows(settings)
-    perception = [w for row, w in zip(rows, weights) if row["task"].startswith("perceive-")]
-    assert len(rows) == 40 and perception == [5] * 20
-    rows, weights = warmup_rows(attrs.evolve(settings, warm_start_perception_weight=0))
-    assert len(rows) == 20 and set(weights) == {1}
-    with pytest.raises(ConfigError, match="warm_start_perception_weight"):
-        EmbeddedSettings.from_options({"warm_start_perception_weight": -1})
+    build(toy_recipe(steps=10), tmp_path / "work", tmp_path / "out")
+    with pytest.raises(ConfigError, match=r"other settings \(learning_rate, steps\)"):
+        build(toy_recipe(steps=20, learning_rate=1e-3), tmp_path / "work", tmp_path / "out")
+    with pytest.raises(ConfigError, match="unknown setting.*stepz"):
+        Recipe.from_options({"stepz": 3})
+    with pytest.raises(ConfigError, match="multiple of chunk_steps"):
+        Recipe.from_options({"checkpoint_every": 75, "chunk_steps": 50})
+
+
+def test_build_draws_fresh_rows_in_the_recipe_shares():
+    """Each chunk draws new rows (never the same picture twice), perception_share of them perception rows."""
+    from modomodo_plugins.trl_grpo.base_model import PERCEPTION_SOURCE, Recipe, chunk_rows
+
+    recipe = Recipe(chunk_steps=10, batch_size=32, perception_share=0.5)
+    first, second = chunk_rows(recipe, 0), chunk_rows(recipe, 1)
+    assert len(first) == 320 and all(row.get("reference") for row in first)
+    perception = sum(row["task"] in PERCEPTION_TASKS for row in first)
+    assert 120 <= perception <= 200
+    pictures = {row["image"].tobytes() + row["problem"].encode() for row in first}
+    assert not pictures & {row["image"].tobytes() + row["problem"].encode() for row in second}
+    assert [row["problem"] for row in chunk_rows(recipe, 0)] == [row["problem"] for row in first]
+    assert PERCEPTION_SOURCE == "synth-perception"
+
+
+PERCEPTION_TASKS = {"perceive-colour", "perceive-shape", "perceive-count", "perceive-where", "bind-colour",
+                    "bind-shape", "bind-where", "is-there", "either-or", "box-of-shape"}
+
+
+def test_build_base_command_refuses_bad_settings(run_modomodo, tmp_path):
+    done = run_modomodo("build-base", "--output", tmp_path / "x", "--set", "stepz=3")
+    assert done.returncode == 2 and "unknown setting(s) stepz" in done.stderr and "Traceback" not in done.stderr
+    done = run_modomodo("build-base", "--output", tmp_path / "x", "--set", "steps")
+    assert done.returncode != 0 and "expected KEY=VALUE" in done.stderr

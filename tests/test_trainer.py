@@ -15,25 +15,26 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
+    """The toy testbed registered, and a toy base built for it by the build code of the shipped base."""
     import torch
 
+    from modomodo_plugins.trl_grpo.base_model import build
+
     torch.set_num_threads(1)
-    cache = tmp_path_factory.mktemp("cache")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MODOMODO_CACHE", str(cache))
     sys.path.insert(0, str(FIXTURES))
-    from toy_testbed import ToyPlugin
+    from toy_testbed import ToyPlugin, toy_recipe
 
     with temporary_plugin(ToyPlugin(), "toy-testbed"):
-        yield
+        root = tmp_path_factory.mktemp("toy-base")
+        build(toy_recipe(steps=120), root / "work", root / "base")
+        yield root / "base"
     sys.path.remove(str(FIXTURES))
-    patch.undo()
 
 
-def toy_config(**train):
+def toy_config(base, **train):
     return config_from_dict({
         "study": {"name": "toy"},
-        "model": {"options": {"warm_start_sources": ["toy-colour", "toy-shape"], "warm_start_steps": 120, "vocab_size": 400}},
+        "model": {"path": str(base)},
         "train": {"steps": 4, "num_generations": 4, "batch_size": 8, "learning_rate": 1e-3,
                   "max_completion_length": 12, "logging_steps": 1, **train},
         "domains": {
@@ -61,7 +62,7 @@ def test_grpo_trial_trains_on_the_realised_mixture(toy, tmp_path, monkeypatch):
     monkeypatch.setattr(rewards.DomainRouter, "__call__",
                         lambda self, completions, row_id, **kw: calls.append(list(row_id)) or route(self, completions, row_id, **kw))
     trainer = get_component("trainers", "trl-grpo")
-    config = toy_config()
+    config = toy_config(toy)
     request = train_request(config, Mixture({"colour": 0.5, "shape": 0.5}), tmp_path)
     base = trainer.base_policy(config.model, tmp_path)
     before = {k: v.clone() for k, v in base.model.named_parameters()}
@@ -92,7 +93,7 @@ def test_grpo_trial_trains_on_the_realised_mixture(toy, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_stop_ends_the_run_when_the_smaller_domain_is_exhausted(toy, tmp_path):
     trainer = get_component("trainers", "trl-grpo")
-    config = toy_config(steps=1000, on_exhausted="stop")
+    config = toy_config(toy, steps=1000, on_exhausted="stop")
     request = train_request(config, Mixture({"colour": 0.5, "shape": 0.5}), tmp_path)
     outcome = trainer.train(request)
     shape_rows = len(request.domains["shape"].rows)
@@ -104,7 +105,7 @@ def test_stop_ends_the_run_when_the_smaller_domain_is_exhausted(toy, tmp_path):
 @pytest.mark.slow
 def test_sampled_generation_returns_k_answers_per_row(toy, tmp_path):
     trainer = get_component("trainers", "trl-grpo")
-    config = toy_config()
+    config = toy_config(toy)
     rows = load_rows("colour", config.domains["colour"], seed=0)[:2]
     policy = trainer.base_policy(config.model, tmp_path)
     answers = trainer.generate(policy, rows, GenerateRequest(mode="sampled", samples=3, max_new_tokens=6))

@@ -21,10 +21,11 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 # The image processor's normalisation (CLIP mean) maps this grey to zero: on white, every patch carried a
-# large constant that swamped the shapes in the vision tower's features, and the warm start ignored the image.
+# large constant that swamped the shapes in the vision tower's features, and a model trained on it ignored the image.
 BACKGROUND = (123, 117, 104)
 INK = (60, 60, 60)
 GRID = (215, 215, 215)
+CELL = 28  # Qwen2-VL's 14 px patches, merged 2 x 2 into one visual token
 
 
 @attrs.frozen
@@ -48,39 +49,48 @@ class Item:
         return f"{self.colour} {self.shape}"
 
 
-def place_boxes(rng: random.Random, canvas: int, sides: list[int], gap: int = 3) -> list[tuple[int, int, int, int]]:
-    """Square boxes of the given sides at random non-overlapping places (rejection sampling).
+def grid(canvas: int) -> tuple[int, float]:
+    """Cells per side and the cell's width: one cell is one merged visual token of Qwen2-VL (28 px)."""
+    cells = max(2, round(canvas / CELL))
+    return cells, canvas / cells
 
-    Retries the whole layout with smaller shapes in the rare case that no place is left.
+
+def max_side(canvas: int) -> int:
+    """The largest shape that fits inside one cell with a margin."""
+    return int(grid(canvas)[1]) - 4
+
+
+def place_in_cells(rng: random.Random, canvas: int, sides: list[int],
+                   cells: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Square boxes, each inside its (column, row) cell at a random offset.
+
+    One shape per cell means one shape per visual token: what a shape is lives in one token, and
+    where it is (left of, above) is the token's position, which Qwen2-VL's rotary positions encode.
     """
-    for attempt in range(20):
-        scale = 0.9**attempt
-        placed: list[tuple[int, int, int, int]] = []
-        for side in sides:
-            side = max(6, int(side * scale))
-            for _ in range(60):
-                x1 = rng.randint(1, canvas - side - 2)
-                y1 = rng.randint(1, canvas - side - 2)
-                box = (x1, y1, x1 + side, y1 + side)
-                if all(_apart(box, other, gap) for other in placed):
-                    placed.append(box)
-                    break
-            else:
-                break
-        if len(placed) == len(sides):
-            return placed
-    raise RuntimeError(f"cannot place {len(sides)} shapes on a {canvas} px canvas")
+    _, pitch = grid(canvas)
+    placed = []
+    for side, (column, row) in zip(sides, cells):
+        side = max(6, min(side, max_side(canvas)))
+        corner = []
+        for index in (column, row):
+            low, high = math.ceil(index * pitch) + 2, math.floor((index + 1) * pitch) - side - 2
+            corner.append(rng.randint(low, max(low, high)))
+        placed.append((corner[0], corner[1], corner[0] + side, corner[1] + side))
+    return placed
 
 
-def _apart(a, b, gap: int) -> bool:
-    return a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1]
+def place_boxes(rng: random.Random, canvas: int, sides: list[int]) -> list[tuple[int, int, int, int]]:
+    """Square boxes of the given sides in distinct random cells of the grid."""
+    cells, _ = grid(canvas)
+    if len(sides) > cells * cells:
+        raise ValueError(f"cannot place {len(sides)} shapes on a {canvas} px canvas ({cells} x {cells} cells)")
+    return place_in_cells(rng, canvas, sides, rng.sample([(c, r) for c in range(cells) for r in range(cells)], len(sides)))
 
 
 def random_sides(rng: random.Random, canvas: int, count: int) -> list[int]:
-    """Shape sides that fit ``count`` shapes: between a sixth and a third of the canvas, fewer shapes larger."""
-    low = max(8, canvas // 7)
-    high = max(low + 2, min(canvas // 3, int(canvas / (1.2 * math.sqrt(count + 1)))))
-    return [rng.randint(low, high) for _ in range(count)]
+    """Shape sides between half a cell and a whole one (less its margin)."""
+    high = max_side(canvas)
+    return [rng.randint(max(6, high // 2), high) for _ in range(count)]
 
 
 def canvas(size: int) -> tuple[Image.Image, ImageDraw.ImageDraw]:

@@ -2,7 +2,7 @@
 
 Splits ``train``, ``test`` and ``warmup`` draw from separate random streams, so they never
 share a row by construction. ``warmup`` rows also carry ``reference``: a full target
-completion for a supervised warm start.
+completion for supervised training of a base model (``modomodo build-base``).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ DESCRIPTIONS = {
     "synth-chart": "read a bar chart: tallest colour, a bar's value, bars above a line (mirrors ChartQA; exact)",
     "synth-count": "count shapes of a named kind (counting benchmark; exact)",
     "synth-compose": "two skills in one question; multiple choice (mirrors MathVista / MMMU; choice)",
-    "synth-perception": "one look: colour, shape, count of 1-3, left or right (the warm start's perception; exact)",
+    "synth-perception": "naming what is where: colour, shape, count, position, a box, yes/no, either-or (the embedded base's pretraining; exact)",
 }
 
 

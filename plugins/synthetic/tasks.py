@@ -29,7 +29,10 @@ from .scenes import (
     draw_item,
     draw_polygon,
     draw_scene,
+    grid,
+    max_side,
     place_boxes,
+    place_in_cells,
     random_sides,
 )
 
@@ -87,37 +90,43 @@ def distinct_kinds(rng: random.Random, count: int, exclude: set[tuple[str, str]]
     return rng.sample(pool, count)
 
 
-def distinct_sides(rng: random.Random, size: int, count: int, ratio: float = 1.3) -> list[int]:
-    """Sides that differ pairwise by at least ``ratio``, so 'largest' and 'smallest' are plain to see."""
-    low = max(8, size // 8)
-    sides = [low]
-    for _ in range(count - 1):
-        sides.append(math.ceil(sides[-1] * ratio))
-    if sides[-1] > size // 2.5:
-        sides = [max(6, int(s * (size // 2.5) / sides[-1])) for s in sides]
+def distinct_sides(rng: random.Random, size: int, count: int, ratio: float = 1.3, cap: int | None = None) -> list[int]:
+    """Sides that differ pairwise by at least ``ratio``, so 'largest' and 'smallest' are plain to see.
+
+    At most ``cap`` (default: the largest shape a grid cell holds).
+    """
+    cap = cap or max_side(size)
+    top = rng.randint(math.ceil(cap * 0.8), cap)
+    sides = [max(5, int(top / ratio**k)) for k in range(count)]
     rng.shuffle(sides)
     return sides
 
 
-def along_axis(rng: random.Random, size: int, kinds: list[tuple[str, str]], axis: int,
-               sides: list[int] | None = None, margin: int = 3) -> list[Item]:
-    """Items placed in the order of ``kinds`` along ``axis`` (0: x, 1: y), centres at least ``margin`` apart.
+def in_lines(rng: random.Random, size: int, kinds: list[tuple[str, str]], lines: list[int], axis: int,
+             sides: list[int] | None = None) -> list[Item]:
+    """Items on the given grid lines along ``axis`` (columns for 0, rows for 1), each in its own cell.
 
-    Slots of the largest side are placed and sorted first; each item then shrinks to its own
-    side around its slot's centre, so the order and the non-overlap both hold.
+    Shapes on different lines are in a plain relation (left of, above); shapes on one line never are.
     """
+    cells, _ = grid(size)
+    free = {line: rng.sample(range(cells), cells) for line in set(lines)}
+    placed = []
+    for line in lines:
+        if not free[line]:
+            raise ValueError(f"more than {cells} shapes on grid line {line}")
+        across = free[line].pop()
+        placed.append((line, across) if axis == 0 else (across, line))
     sides = sides or random_sides(rng, size, len(kinds))
-    while True:
-        slots = sorted(place_boxes(rng, size, [max(sides)] * len(kinds)), key=lambda box: box[axis] + box[axis + 2])
-        centres = [(box[axis] + box[axis + 2]) / 2 for box in slots]
-        if all(b - a >= margin for a, b in zip(centres, centres[1:])):
-            return [Item(shape, colour, _shrink(slot, side)) for (shape, colour), slot, side in zip(kinds, slots, sides)]
+    return [Item(shape, colour, box) for (shape, colour), box in zip(kinds, place_in_cells(rng, size, sides, placed))]
 
 
-def _shrink(box: tuple[int, int, int, int], side: int) -> tuple[int, int, int, int]:
-    x1, y1, x2, y2 = box
-    offset = (x2 - x1 - side) // 2
-    return (x1 + offset, y1 + offset, x1 + offset + side, y1 + offset + side)
+def along_axis(rng: random.Random, size: int, kinds: list[tuple[str, str]], axis: int,
+               sides: list[int] | None = None) -> list[Item]:
+    """Items in the order of ``kinds`` along ``axis`` (0: x, 1: y), each on a grid line of its own."""
+    cells, _ = grid(size)
+    if len(kinds) > cells:
+        raise ValueError(f"{len(kinds)} shapes cannot each have a grid line of their own on {cells} lines")
+    return in_lines(rng, size, kinds, sorted(rng.sample(range(cells), len(kinds))), axis, sides)
 
 
 def kind_phrase(colour: str | None, shape: str | None) -> str:
@@ -235,8 +244,7 @@ def _horizontal_lines(rng, size, lengths: list[int], colours: list[str]) -> Imag
 def geometry_longest(rng, size) -> Example:
     count = 3
     colours = rng.sample(list(COLOURS), count)
-    lengths = distinct_sides(rng, int(size * 2.2), count, ratio=1.25)
-    lengths = [min(length, size - 6) for length in lengths]
+    lengths = distinct_sides(rng, size, count, ratio=1.25, cap=size - 6)
     image = _horizontal_lines(rng, size, lengths, colours)
     longest = colours[lengths.index(max(lengths))]
     others = [c for c in COLOURS if c != longest]
@@ -262,7 +270,7 @@ def geometry_ratio(rng, size) -> Example:
 def spatial_yes_no(rng, size) -> Example:
     axis = rng.randint(0, 1)
     kinds = distinct_kinds(rng, rng.randint(2, 3))
-    items = along_axis(rng, size, kinds, axis, margin=6)
+    items = along_axis(rng, size, kinds, axis)
     a, b = rng.sample(items, 2)
     actual = relation_between(a, b, axis)
     asked = actual if rng.random() < 0.5 else next(r for r in RELATIONS if RELATIONS[r] == axis and r != actual)
@@ -285,17 +293,22 @@ def spatial_colour(rng, size) -> Example:
 
 
 def relation_count_scene(rng, size) -> tuple[Image.Image, str, int]:
-    """Shapes around an anchor and the question 'how many are <relation> it'; returns (image, question, count)."""
+    """Shapes around an anchor and the question 'how many are <relation> it'; returns (image, question, count).
+
+    The anchor has a grid line to itself; the others sit on the other lines, several to a line.
+    """
     axis = rng.randint(0, 1)
+    cells, _ = grid(size)
     anchor_shape = rng.choice(SHAPES)
+    anchor_line = rng.randrange(cells)
     others = [(rng.choice([s for s in SHAPES if s != anchor_shape]), rng.choice(list(COLOURS)))
               for _ in range(rng.randint(2, 4))]
-    kinds = list(others)
-    kinds.insert(rng.randint(0, len(others)), (anchor_shape, rng.choice(list(COLOURS))))  # anywhere along the axis
-    items = along_axis(rng, size, kinds, axis)
-    anchor = next(item for item in items if item.shape == anchor_shape)
+    slots = [line for line in range(cells) if line != anchor_line for _ in range(cells)]
+    lines = [anchor_line, *rng.sample(slots, len(others))]
+    items = in_lines(rng, size, [(anchor_shape, rng.choice(list(COLOURS))), *others], lines, axis)
+    anchor = items[0]
     relation = rng.choice([r for r in RELATIONS if RELATIONS[r] == axis])
-    count = sum(1 for item in items if item is not anchor and relation_between(item, anchor, axis) == relation)
+    count = sum(1 for item in items[1:] if relation_between(item, anchor, axis) == relation)
     return draw_scene(size, items), f"How many shapes are {relation} the {anchor_shape}?", count
 
 
@@ -513,34 +526,34 @@ def compose_relation_count(rng, size) -> Example:
 def compose_relation_size(rng, size) -> Example:
     """The largest shape on one side of an anchor; a larger one sits on the other side as a trap."""
     axis = rng.randint(0, 1)
+    cells, _ = grid(size)
     anchor_shape = rng.choice(SHAPES)
     relation = rng.choice([r for r in RELATIONS if RELATIONS[r] == axis])
     colours = rng.sample(list(COLOURS), 3)
     others = [s for s in SHAPES if s != anchor_shape]
+    anchor_line = rng.randint(1, cells - 2)
+    before, after = list(range(anchor_line)), list(range(anchor_line + 1, cells))
+    asked, other = (before, after) if relation in ("left of", "above") else (after, before)
+    small, large = sorted(distinct_sides(rng, size, 2))
     kinds = [(rng.choice(others), colours[0]), (rng.choice(others), colours[1]),
-             (anchor_shape, rng.choice(list(COLOURS))), (rng.choice(others), colours[2])]
-    sides = distinct_sides(rng, size, 3)
-    sides = sorted(sides[:2]) + [random_sides(rng, size, 1)[0], max(sides) + 2]
-    if rng.random() < 0.5:  # the answer is not always the shape next to the anchor
-        kinds[:2], sides[:2] = kinds[1::-1], sides[1::-1]
-    if relation in ("right of", "below"):  # mirror: the asked side is the far end of the axis
-        kinds, sides = kinds[::-1], sides[::-1]
-    items = along_axis(rng, size, kinds, axis, sides=sides)
-    anchor = next(item for item in items if item.shape == anchor_shape)
-    side_items = [item for item in items if item is not anchor and relation_between(item, anchor, axis) == relation]
-    answer = max(side_items, key=lambda item: item.side).colour
+             (rng.choice(others), colours[2]), (anchor_shape, rng.choice(list(COLOURS)))]
+    sides = [small, large, max_side(size), random_sides(rng, size, 1)[0]]
+    lines = [rng.choice(asked), rng.choice(asked), rng.choice(other), anchor_line]
+    items = in_lines(rng, size, kinds, lines, axis, sides)
+    answer = items[1].colour
     question = f"What colour is the largest shape {relation} the {anchor_shape}?"
     return choice("compose-relation-size", rng, draw_scene(size, items), question, answer,
                   [c for c in COLOURS if c != answer], f"largest {relation} is {answer}.")
 
 
 # ----------------------------------------------------------------------------------------------------------
-# synth-perception: what one look at the picture answers (the warm start's pretraining stand-in)
+# synth-perception: the embedded base's pretraining (what a real VLM knows before any RL): naming what is
+# where, in many answer forms, never a training domain's or a benchmark's question
 
 
 def lone_shape(rng, size) -> Item:
-    """One shape of a random kind, a quarter to a half of the picture wide."""
-    return scene(rng, size, random_kinds(rng, 1), [rng.randint(size // 4, size // 2)])[0]
+    """One shape of a random kind in a random cell."""
+    return scene(rng, size, random_kinds(rng, 1))[0]
 
 
 def perceive_colour(rng, size) -> Example:
@@ -557,18 +570,90 @@ def perceive_shape(rng, size) -> Example:
 
 
 def perceive_count(rng, size) -> Example:
-    return how_many_shapes(rng, size, "perceive-count", "How many shapes do you see?", most=3)
+    return how_many_shapes(rng, size, "perceive-count", "How many shapes do you see?", most=5)
 
 
-def perceive_side(rng, size) -> Example:
-    """Left or right half: the shape sits clearly on one side."""
-    side = rng.randint(size // 5, size // 3)
-    half = rng.choice(["left", "right"])
-    x1 = rng.randint(1, size // 2 - side - 2) if half == "left" else rng.randint(size // 2 + 2, size - side - 2)
-    y1 = rng.randint(1, size - side - 2)
-    item = Item(rng.choice(SHAPES), rng.choice(list(COLOURS)), (x1, y1, x1 + side, y1 + side))
-    return short_answer("perceive-side", draw_scene(size, [item]), "Is the shape on the left or the right?", half,
-                        f"it is on the {half}.")
+LINE_WORDS = ({0: "left", 1: "middle", 2: "right"}, {0: "top", 1: "middle", 2: "bottom"})
+
+
+def where(item: Item, size: int, axis: int) -> str:
+    """'left', 'middle' or 'right' (axis 0), 'top', 'middle' or 'bottom' (axis 1): the item's third of the picture."""
+    return LINE_WORDS[axis][min(2, int(item.centre[axis] * 3 / size))]
+
+
+def perceive_where(rng, size) -> Example:
+    """Where the only shape is: its column or its row, as a word."""
+    item = lone_shape(rng, size)
+    axis = rng.randint(0, 1)
+    words = ", ".join(LINE_WORDS[axis].values())
+    answer = where(item, size, axis)
+    return short_answer("perceive-where", draw_scene(size, [item]), f"Where is the shape? Answer {words}.",
+                        answer, f"it is {answer}.")
+
+
+def named_scene(rng, size, count: int) -> list[Item]:
+    """Shapes of pairwise different shapes and colours, so 'the circle' and 'the red one' each name one."""
+    shapes, colours = rng.sample(SHAPES, count), rng.sample(list(COLOURS), count)
+    return scene(rng, size, list(zip(shapes, colours)))
+
+
+def bind_colour(rng, size) -> Example:
+    """Colour of the named shape among others: a word bound to one region of the picture."""
+    items = named_scene(rng, size, rng.randint(2, 3))
+    target = rng.choice(items)
+    return short_answer("bind-colour", draw_scene(size, items), f"What colour is the {target.shape}?",
+                        target.colour, f"the {target.shape} is {target.colour}.")
+
+
+def bind_shape(rng, size) -> Example:
+    items = named_scene(rng, size, rng.randint(2, 3))
+    target = rng.choice(items)
+    return short_answer("bind-shape", draw_scene(size, items), f"What shape is the {target.colour} one?",
+                        target.shape, f"the {target.colour} one is a {target.shape}.")
+
+
+def bind_where(rng, size) -> Example:
+    items = named_scene(rng, size, rng.randint(2, 3))
+    target = rng.choice(items)
+    axis = rng.randint(0, 1)
+    words = ", ".join(LINE_WORDS[axis].values())
+    answer = where(target, size, axis)
+    return short_answer("bind-where", draw_scene(size, items), f"Where is the {target.name()}? Answer {words}.",
+                        answer, f"{target.name()} is {answer}.")
+
+
+def is_there(rng, size) -> Example:
+    """Yes or no: is a shape of this kind in the picture (half the time it is)."""
+    items = scene(rng, size, random_kinds(rng, rng.randint(1, 4)))
+    present = {(item.shape, item.colour) for item in items}
+    if rng.random() < 0.5:
+        shape, colour = rng.choice(sorted(present))
+    else:
+        shape, colour = rng.choice([(s, c) for s in SHAPES for c in COLOURS if (s, c) not in present])
+    answer = "yes" if (shape, colour) in present else "no"
+    return short_answer("is-there", draw_scene(size, items), f"Is there a {colour} {shape}? Answer yes or no.",
+                        answer, f"{'a' if answer == 'yes' else 'no'} {colour} {shape}.")
+
+
+def either_or(rng, size) -> Example:
+    """'Is the circle red or blue?': the answer is one of the two words the question offers."""
+    items = named_scene(rng, size, rng.randint(1, 3))
+    target = rng.choice(items)
+    if rng.random() < 0.5:
+        pair = [target.colour, rng.choice([c for c in COLOURS if c != target.colour])]
+        rng.shuffle(pair)
+        question, answer = f"Is the {target.shape} {pair[0]} or {pair[1]}?", target.colour
+    else:
+        pair = [target.shape, rng.choice([s for s in SHAPES if s != target.shape])]
+        rng.shuffle(pair)
+        question, answer = f"Is the {target.colour} shape a {pair[0]} or a {pair[1]}?", target.shape
+    return short_answer("either-or", draw_scene(size, items), question, answer, f"it is {answer}.")
+
+
+def box_of_shape(rng, size) -> Example:
+    """The box of the only shape: localising without a referring expression."""
+    item = lone_shape(rng, size)
+    return boxes("box-of-shape", draw_scene(size, [item]), "the shape.", [item], f"{item.name()}.")
 
 
 TaskFunction = Callable[[random.Random, int], Example]
@@ -583,5 +668,9 @@ SOURCES: dict[str, dict[int, list[TaskFunction]]] = {
     "synth-chart": {1: [chart_extreme], 2: [chart_value], 3: [chart_count]},
     "synth-count": {1: [count_all], 2: [partial(count_kind, by_shape=False)], 3: [partial(count_kind, by_shape=True)]},
     "synth-compose": {1: [compose_largest_colour], 2: [compose_relation_count], 3: [compose_relation_size]},
-    "synth-perception": {1: [perceive_colour, perceive_shape], 2: [perceive_count], 3: [perceive_side]},
+    "synth-perception": {
+        1: [perceive_colour, perceive_shape, perceive_count],
+        2: [bind_colour, bind_shape, is_there, either_or],
+        3: [perceive_where, bind_where, box_of_shape],
+    },
 }

@@ -1,4 +1,4 @@
-"""The ``trl-grpo`` trainer and the embedded ``tiny-qwen2vl`` model (heavy imports stay inside)."""
+"""The ``trl-grpo`` trainer, the embedded ``tiny-qwen2vl`` base and ``modomodo build-base`` (heavy imports stay inside)."""
 
 from modomodo import hookimpl
 
@@ -8,3 +8,10 @@ def register_trainers(register):
     from .trainer import TrlGrpoTrainer
 
     register(TrlGrpoTrainer())
+
+
+@hookimpl
+def register_commands(cli):
+    from .build_command import command
+
+    cli.add_command(command)

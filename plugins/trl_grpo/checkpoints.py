@@ -2,7 +2,7 @@
 
 A real ``model.path`` (Qwen2-VL, Qwen2.5-VL, ...) loads with the Auto classes, in bf16 on a
 GPU when one is present, and runs no code from the checkpoint unless
-``model.trust_remote_code`` is on. The embedded model's warm-start directory is read
+``model.trust_remote_code`` is on. The shipped embedded base is read
 through exactly this path.
 """
 

@@ -32,20 +32,21 @@ class TrlGrpoTrainer:
     description = "GRPO with TRL's GRPOTrainer; embedded tiny-qwen2vl or a local Qwen2-VL checkpoint"
 
     def base_policy(self, model: Any, workdir: Path, progress=None) -> Policy:
-        """The warm-started tiny model (built once, cached) or the checkpoint at ``model.path``."""
+        """The shipped embedded base (``model.embedded``) or the checkpoint at ``model.path``."""
+        unknown = sorted(set(model.options) - CHECKPOINT_OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"model.options: unknown key(s) {', '.join(unknown)}; expected some of "
+                f"{', '.join(sorted(CHECKPOINT_OPTIONS))} (the embedded base is pre-built: "
+                "`modomodo build-base` makes another, which model.path then loads)"
+            )
         if model.embedded is not None:
-            from .warm_start import EmbeddedSettings, warm_start_path
+            from .base_model import shipped_base
 
             if model.embedded != "tiny-qwen2vl":
                 raise ConfigError(f"model.embedded: expected 'tiny-qwen2vl', got {model.embedded!r}")
             _one_thread_unless_asked()
-            return load_policy(warm_start_path(EmbeddedSettings.from_options(model.options), progress), model)
-        unknown = sorted(set(model.options) - CHECKPOINT_OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"model.options: unknown key(s) {', '.join(unknown)} for a checkpoint at model.path; "
-                f"expected some of {', '.join(sorted(CHECKPOINT_OPTIONS))}"
-            )
+            return load_policy(shipped_base(), model)
         return load_policy(model.path, model)
 
     def train(self, request: TrainRequest) -> TrainOutcome:
