@@ -108,7 +108,7 @@ def main() -> int:
         load_seconds = time.monotonic() - started
         for seed in seeds:
             scores, _ = evaluate(config, policy, seed)
-            base.append(aggregate(scores))
+            base.append({**aggregate(scores), **{score.name: score.score for score in scores}})
             print(f"base seed {seed}: in {base[-1]['in_score']:.4f} out {base[-1]['out_score']:.4f}", flush=True)
         for name, mixture in mixtures.items():
             for seed in seeds:

@@ -77,7 +77,43 @@ def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> d
     if confirm:
         summary.update(_confirmation(confirm, best, uniform, objective))
     summary["surrogate"] = _surrogate(config, records)
+    summary["transfer"] = _transfer(config, ok, base)
+    summary["warnings"] = _warnings(config, ok, base)
     return summary
+
+
+def _transfer(config: Config, ok: list[dict], base: dict | None) -> dict[str, dict[str, float]]:
+    """Single-domain trials minus the base, per score (mean over seeds): what each domain moves on its own."""
+    if base is None:
+        return {}
+    keys = ("in_score", "out_score", *config.benchmarks)
+    by_domain: dict[str, list[dict]] = {}
+    for record in ok:
+        alone = [d for d, w in record["mixture"].items() if w >= 0.999]
+        if alone:
+            by_domain.setdefault(alone[0], []).append(record)
+    return {
+        domain: {key: statistics.fmean(r["scores"][key] - base["scores"][key] for r in runs)
+                 for key in keys if key in base["scores"]}
+        for domain, runs in by_domain.items()
+    }
+
+
+def _warnings(config: Config, ok: list[dict], base: dict | None) -> list[str]:
+    """What the user should know: benchmarks nothing moved from 0, domains that gave GRPO no task reward."""
+    warnings = []
+    for name in config.benchmarks:
+        scores = [r["scores"].get(name) for r in ok + ([base] if base else [])]
+        if scores and all(score == 0 for score in scores):
+            warnings.append(f"benchmark {name} scored 0 for the base and every trial: no mixture moves it "
+                            "(no training domain teaches its answer form, or the base cannot start the task).")
+    for domain in config.domain_names:
+        silent = [r["id"] for r in ok if r["mixture"].get(domain, 0) > 0
+                  and r.get("train", {}).get(f"domain/{domain}/task") == 0]
+        if silent:
+            warnings.append(f"domain {domain} earned no task reward in trial(s) {', '.join(silent)}: every sampled "
+                            "answer scored 0, so GRPO learnt nothing from it there (the base cannot start its task).")
+    return warnings
 
 
 def _confirmation(confirm: list[dict], best: dict | None, uniform: dict | None, objective: str) -> dict[str, Any]:
@@ -181,6 +217,8 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
         if initial is not None:
             lines += [f"Best of the initial design: trial {initial['id']}, {objective} {initial['value']:.4f}; "
                       f"the search after it {'improved on it' if best['id'] != initial['id'] else 'did not beat it'}.", ""]
+    if summary.get("warnings"):
+        lines += ["## Warnings", "", *[f"- {warning}" for warning in summary["warnings"]], ""]
     counts = summary["trials"]
     lines += [f"Trials: {counts['ok']} finished, {counts['failed']} failed, {counts['interrupted']} interrupted; "
               f"total trial time {summary['wall_time_s']:.0f} s.", ""]
@@ -193,6 +231,15 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
             lines.append(f"| {mixture} | {stats['seeds']} | {stats['mean']:.4f} | {stats['sd']:.4f} |")
         lines.append("")
     benchmarks = list(config.benchmarks)
+    if summary.get("transfer"):
+        keys = [k for k in ("in_score", "out_score", *benchmarks) if k in next(iter(summary["transfer"].values()))]
+        lines += ["## Transfer from single domains", "",
+                  "Each single-domain trial minus the base policy (mean over its seeds): what a domain moves on its own.",
+                  "", "| trained on | " + " | ".join(k.replace("_score", "") for k in keys) + " |",
+                  "|---|" + "---|" * len(keys)]
+        for domain, gains in summary["transfer"].items():
+            lines.append(f"| {domain} | " + " | ".join(f"{gains[k]:+.3f}" for k in keys) + " |")
+        lines.append("")
     lines += ["## Trials", "", "Scores are mean ± standard error over evaluation examples.", "",
               "| trial | role | proposer | " + " | ".join(config.domain_names) + " | " + " | ".join(benchmarks)
               + " | In | Out | status |",
@@ -268,16 +315,24 @@ def _plots(run_dir: Path, config: Config, records: list[dict[str, Any]], summary
     ax.legend(fontsize=8, loc="upper right")
     save(fig, "top_mixtures.png")
 
-    # Per-benchmark heatmap across trials.
+    # Per-benchmark heatmap across trials: the change over the base policy when it was scored (the study's
+    # own transfer picture), the raw scores otherwise.
     benchmarks = list(config.benchmarks)
     if benchmarks:
         fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(benchmarks), 1 + 0.3 * len(ok)))
-        grid = [[r["scores"].get(b, math.nan) for b in benchmarks] for r in ok]
-        image = ax.imshow(grid, aspect="auto", cmap="viridis")
+        base = next((r for r in records if r["id"] == "base" and r.get("status") == "ok"), None)
+        offset = {b: base["scores"].get(b, math.nan) if base else 0.0 for b in benchmarks}
+        grid = [[r["scores"].get(b, math.nan) - offset[b] for b in benchmarks] for r in ok]
+        if base:
+            limit = max([abs(v) for row in grid for v in row if v == v] + [0.01])
+            image = ax.imshow(grid, aspect="auto", cmap="RdBu", vmin=-limit, vmax=limit)
+        else:
+            image = ax.imshow(grid, aspect="auto", cmap="viridis")
         ax.set_xticks(range(len(benchmarks)), [f"{b}\n({config.benchmarks[b].group})" for b in benchmarks], fontsize=8)
-        ax.set_yticks(range(len(ok)), [r["id"] for r in ok], fontsize=7)
+        labels = [f"{r['id']} " + " ".join(f"{d[:4]}{w:.1f}" for d, w in r["mixture"].items() if w >= 0.05) for r in ok]
+        ax.set_yticks(range(len(ok)), labels, fontsize=6)
         fig.colorbar(image, ax=ax)
-        ax.set_title("per-benchmark scores")
+        ax.set_title("change over the base policy" if base else "per-benchmark scores")
         save(fig, "benchmarks_heatmap.png")
 
     surrogate = summary.get("surrogate") or {}

@@ -144,6 +144,10 @@ class Study:
                               self.config.study.seed, workdir, started)
         job = TrialJob(id="base", index=0, mixture=result.mixture, seed=result.seed, role="base", workdir=workdir)
         self._record(job, result)
+        silent = [name for name in self.config.benchmarks if result.scores().get(name) == 0]
+        if silent:
+            self._say(f"Warning: the base policy scores 0 on {', '.join(silent)}; RL can move a benchmark only "
+                      "if the base sometimes gets it right or a training domain teaches its answer form.")
 
     def _search_records(self) -> list[dict[str, Any]]:
         return [r for r in self.ledger.finished() if r.get("role") == "search"]

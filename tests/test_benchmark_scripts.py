@@ -32,6 +32,10 @@ def test_testbed_signal_quick_saves_the_panel_anova_and_margin(tmp_path, echo_pl
     assert saved["best_mixture"] == "only b" and saved["best_margin_over_uniform_out"] > 0
     assert saved["anova_out_score"]["F"] > 4 and set(saved["anova_F_by_score"]) == {"in_score", "in-a", "out-b"}
     assert output.with_suffix(".png").stat().st_size > 1000
+    # the transfer matrix: each single domain minus the base, per score, with a standard error over seeds
+    transfer = saved["transfer_matrix"]
+    assert set(transfer) == {"a", "b"} and transfer["b"]["out-b"]["mean"] > 0 and transfer["b"]["out-b"]["stderr"] >= 0
+    assert output.with_name("signal_transfer.png").stat().st_size > 1000
     assert "ANOVA on Out-Score" in capsys.readouterr().out
 
 

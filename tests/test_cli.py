@@ -34,10 +34,11 @@ def test_every_command_module_imports_and_exposes_a_command(module_name):
     assert module.command.name.replace("-", "_") == module_name
 
 
-def test_help_lists_exactly_the_command_modules(run_modomodo):
+def test_help_lists_exactly_the_command_modules_and_plugin_commands(run_modomodo):
     result = run_modomodo("--help")
     assert result.returncode == 0, result.stderr
-    assert sorted(c.replace("-", "_") for c in listed_commands(result.stdout)) == COMMAND_MODULES
+    plugin_commands = ["build_base"]  # added by the bundled trl-grpo plugin through register_commands
+    assert sorted(c.replace("-", "_") for c in listed_commands(result.stdout)) == sorted(COMMAND_MODULES + plugin_commands)
     assert "unavailable" not in result.stderr
 
 

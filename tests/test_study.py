@@ -124,6 +124,24 @@ def test_report_names_the_best_mixture_and_its_margin_over_uniform(tmp_path, ech
         assert plot in text
 
 
+def test_report_shows_what_each_domain_moves_alone_and_warns_of_a_domain_without_task_reward(
+        tmp_path, echo_plugin, write_config):
+    """The seed design trains each domain alone: the report's transfer table is those trials minus the base."""
+    path = write_config(tmp_path, **{'initial = "none"': 'initial = "seed"', "budget = 5": "budget = 7",
+                                     "batch_size = 2\n": "batch_size = 2\noptions = { no_task_reward = \"c\" }\n"})
+    run_study(path)
+    text = write_report(tmp_path / "runs/echo").read_text()
+    summary = json.loads((tmp_path / "runs/echo/summary.json").read_text())
+    transfer = summary["transfer"]
+    assert set(transfer) == {"a", "b", "c"}
+    assert transfer["a"]["in-a"] > 0.3 and transfer["b"]["out-b"] > 0.3  # echo: a domain lifts its own skill
+    assert abs(transfer["c"]["in-a"]) < 0.15
+    assert "## Transfer from single domains" in text and "| a | " in text
+    warning = next(w for w in summary["warnings"] if w.startswith("domain c"))
+    assert "no task reward" in warning and warning in text
+    assert not any(w.startswith(("domain a", "domain b")) for w in summary["warnings"])
+
+
 def test_confirmation_seeds_give_the_margin_over_seeds_without_the_winners_curse(tmp_path, echo_plugin, write_config):
     path = write_config(tmp_path, **{"budget = 5": "budget = 5\nconfirm_seeds = 2"})
     records = run_study(path)

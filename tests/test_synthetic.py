@@ -177,15 +177,38 @@ def test_thousands_of_rows_are_cheap(name):
 
 
 def test_perception_answers_are_balanced_and_match_the_picture():
-    """The warm start's perception rows: the question text must not give the answer away (no prior to learn)."""
-    rows = load("synth-perception", "warmup", limit=400)
-    for task in {row["task"] for row in rows}:
+    """The base's pretraining rows: the question text must not give the answer away (no prior to learn)."""
+    rows = load("synth-perception", "warmup", limit=600)
+    for task in {row["task"] for row in rows} - {"box-of-shape"}:
         answers = [answer_of(row) for row in rows if row["task"] == task]
         assert max(answers.count(a) for a in set(answers)) / len(answers) < 0.6, task
+    checked = set()
     for row in rows:
-        if row["task"] == "perceive-side":
-            width = row["image"].size[0]
-            xs = [x for x in range(width) for y in range(width) if row["image"].getpixel((x, y)) != BACKGROUND]
-            assert (sum(xs) / len(xs) < width / 2) == (answer_of(row) == "left")
+        answer, problem = answer_of(row), row["problem"]
+        if row["task"] in ("perceive-where", "bind-where"):
+            named = re.search(r"Where is the (\w+) (\w+)\?", problem)
+            colour = COLOURS[named.group(1)] if named else None
+            pixels = [(x, y) for x in range(84) for y in range(84)
+                      if row["image"].getpixel((x, y)) != BACKGROUND and colour in (None, row["image"].getpixel((x, y)))]
+            axis = 0 if "left" in problem else 1
+            centre = sum(p[axis] for p in pixels) / len(pixels)
+            words = ("left", "middle", "right") if axis == 0 else ("top", "middle", "bottom")
+            assert answer == words[int(centre * 3 / 84)], problem
         if row["task"] == "perceive-colour":
-            assert COLOURS[answer_of(row)] in {colour for _, colour in row["image"].getcolors(4096)}
+            assert COLOURS[answer] in {colour for _, colour in row["image"].getcolors(4096)}
+        if row["task"] == "either-or":
+            offered = re.search(r" (?:a )?(\w+) or (?:a )?(\w+)\?", problem).groups()
+            assert answer in offered
+        checked.add(row["task"])
+    assert {"perceive-where", "bind-where", "perceive-colour", "either-or"} <= checked
+
+
+@pytest.mark.parametrize("name", ["synth-detect", "synth-ground", "synth-perception"])
+def test_every_shape_sits_inside_one_visual_token(name):
+    """One shape per 28 px cell (one merged Qwen2-VL token): boxes never cross a cell border."""
+    for row in load(name, limit=200):
+        if not answer_of(row).startswith("[{"):
+            continue
+        for box in ast.literal_eval(answer_of(row)):
+            x1, y1, x2, y2 = box["Position"]
+            assert x1 // 28 == x2 // 28 and y1 // 28 == y2 // 28, box

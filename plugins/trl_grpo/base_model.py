@@ -48,7 +48,7 @@ BENCHMARK_SOURCES = ("synth-chart", "synth-count", "synth-compose")
 class Recipe:
     """Every setting of a build; the same recipe gives the same weights on one thread."""
 
-    size: str = attrs.field(default="tiny", validator=attrs.validators.in_(tuple(SIZES)))
+    size: str = attrs.field(default="tiny")
     vocab_size: int = attrs.field(default=1024, validator=attrs.validators.ge(300))
     min_pixels: int = 56 * 56
     max_pixels: int = 112 * 112
@@ -64,6 +64,11 @@ class Recipe:
     eval_rows: int = attrs.field(default=64, validator=attrs.validators.ge(1))
     eval_sources: tuple[str, ...] = attrs.field(default=BENCHMARK_SOURCES, converter=tuple)
     seed: int = 0
+
+    @size.validator
+    def _known_size(self, attribute, value):
+        if value not in SIZES:
+            raise ValueError(f"size: expected one of {', '.join(map(repr, SIZES))}, got {value!r}")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Recipe:

@@ -3,7 +3,8 @@
 TRL calls a reward function with the batch's dataset columns as keyword lists. The
 trainer's dataset carries one column, ``row_id``, that points back to the full row, so
 domains with different extra columns never have to share a schema. Per-domain mean
-reward and format rate go to TRL's logs through ``log_metric``.
+reward, task reward (the verifiers' parts without the format gate, unweighted) and format rate go to
+TRL's logs through ``log_metric``: a domain whose task reward stays 0 teaches GRPO nothing.
 """
 
 from __future__ import annotations
@@ -33,14 +34,18 @@ class DomainRouter:
 
     def __call__(self, completions, row_id, log_metric=None, **_) -> list[float]:
         totals: list[float] = []
-        by_domain: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+        by_domain: dict[str, list[tuple[float, float, bool]]] = defaultdict(list)
         for completion, index in zip(completions, row_id):
             row = self.rows[index]
-            breakdown = self.rewards[row["domain"]](completion_text(completion), row)
+            reward = self.rewards[row["domain"]]
+            breakdown = reward(completion_text(completion), row)
             totals.append(breakdown.total)
-            by_domain[row["domain"]].append((breakdown.total, breakdown.format_ok))
+            gate = reward.gate.name if reward.gate is not None else None
+            task = sum(value for name, value in breakdown.parts.items() if name != gate)
+            by_domain[row["domain"]].append((breakdown.total, task, breakdown.format_ok))
         if log_metric is not None:
             for domain, results in by_domain.items():
-                log_metric(f"domain/{domain}/reward", sum(r for r, _ in results) / len(results))
-                log_metric(f"domain/{domain}/format", sum(ok for _, ok in results) / len(results))
+                log_metric(f"domain/{domain}/reward", sum(r for r, _, _ in results) / len(results))
+                log_metric(f"domain/{domain}/task", sum(t for _, t, _ in results) / len(results))
+                log_metric(f"domain/{domain}/format", sum(ok for _, _, ok in results) / len(results))
         return totals
