@@ -292,24 +292,30 @@ def spatial_colour(rng, size) -> Example:
                         f"{shape} {relation} is {target.colour}.")
 
 
-def relation_count_scene(rng, size) -> tuple[Image.Image, str, int]:
-    """Shapes around an anchor and the question 'how many are <relation> it'; returns (image, question, count).
+def relation_count_scene(rng, size, colour: str | None = None) -> tuple[Image.Image, str, int]:
+    """Shapes around an anchor and the question 'how many (``colour``) shapes are <relation> it';
+    returns (image, question, count).
 
-    The anchor has a grid line to itself; the others sit on the other lines, several to a line.
+    The anchor has a grid line to itself; the others sit on the other lines, several to a line. With
+    ``colour``, about half the others have that colour and only those count.
     """
     axis = rng.randint(0, 1)
     cells, _ = grid(size)
     anchor_shape = rng.choice(SHAPES)
     anchor_line = rng.randrange(cells)
-    others = [(rng.choice([s for s in SHAPES if s != anchor_shape]), rng.choice(list(COLOURS)))
-              for _ in range(rng.randint(2, 4))]
+    count_others = rng.randint(2, 4) if colour is None else rng.randint(3, 5)
+    others = [(rng.choice([s for s in SHAPES if s != anchor_shape]),
+               colour if colour is not None and rng.random() < 0.5 else rng.choice(list(COLOURS)))
+              for _ in range(count_others)]
     slots = [line for line in range(cells) if line != anchor_line for _ in range(cells)]
     lines = [anchor_line, *rng.sample(slots, len(others))]
     items = in_lines(rng, size, [(anchor_shape, rng.choice(list(COLOURS))), *others], lines, axis)
     anchor = items[0]
     relation = rng.choice([r for r in RELATIONS if RELATIONS[r] == axis])
-    count = sum(1 for item in items[1:] if relation_between(item, anchor, axis) == relation)
-    return draw_scene(size, items), f"How many shapes are {relation} the {anchor_shape}?", count
+    count = sum(1 for item in items[1:]
+                if relation_between(item, anchor, axis) == relation and colour in (None, item.colour))
+    question = f"How many {kind_phrase(colour, None)}s are {relation} the {anchor_shape}?"
+    return draw_scene(size, items), question, count
 
 
 def spatial_count(rng, size) -> Example:
@@ -516,11 +522,13 @@ def compose_largest_colour(rng, size) -> Example:
 
 
 def compose_relation_count(rng, size) -> Example:
-    """Relation (ground, spatial) + counting (detect, count), answered with a letter (geometry, science)."""
-    image, question, count = relation_count_scene(rng, size)
+    """Relation (ground, spatial) + counting by colour (detect, count), answered with a letter (geometry,
+    science). Spatial asks how many shapes of any colour lie on a side, with a bare number."""
+    colour = rng.choice(list(COLOURS))
+    image, question, count = relation_count_scene(rng, size, colour)
     others = [str(n) for n in range(0, 5) if n != count]
     return choice("compose-relation-count", rng, image, question, str(count), others,
-                  f"{plural(count, None, None)}.")
+                  f"{plural(count, colour, None)}.")
 
 
 def compose_relation_size(rng, size) -> Example:
