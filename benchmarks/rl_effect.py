@@ -18,29 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from modomodo.config import config_from_dict, config_to_dict, load_config
+from modomodo.config import load_config, with_overrides
 from modomodo.mixture import Mixture
 from modomodo.plugins import get
 from modomodo.scoring import aggregate, paired_margin
 from modomodo.trial import evaluate, run_trial
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def with_overrides(config, assignments: list[str]):
-    """``--set train.steps=150``: change config keys (values parsed as JSON when they parse)."""
-    data = config_to_dict(config)
-    for assignment in assignments:
-        key, _, value = assignment.partition("=")
-        *parents, leaf = key.split(".")
-        table = data
-        for part in parents:
-            table = table.setdefault(part, {})
-        try:
-            table[leaf] = json.loads(value)
-        except json.JSONDecodeError:
-            table[leaf] = value
-    return config_from_dict(data)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ benchmarks/results/testbed_signal.json and .png:
 - every trial's scores (In, Out, each benchmark, their standard errors), to see which benchmark moves.
 
 Usage: python benchmarks/testbed_signal.py [--config examples/quickstart.toml] [--quick] [--seeds 3] [--output PATH]
+       [--set train.learning_rate=1e-3 ...] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modomodo.config import load_config
+from modomodo.config import load_config, with_overrides
 from modomodo.mixture import Mixture
 from modomodo.plugins import get
 from modomodo.scoring import aggregate, paired_margin
@@ -51,6 +52,34 @@ def panel(domains: list[str], quick: bool) -> dict[str, Mixture]:
     for index, draw in enumerate(draws, start=1):
         mixtures[f"dirichlet {index}"] = Mixture.normalised(dict(zip(domains, draw)))
     return mixtures
+
+
+def _run_all(args, config, mixtures: dict[str, Mixture], jobs: list[tuple[str, int, Path]]):
+    """Every (mixture, seed) trial, in order: in this process, or ``--jobs`` processes of one thread each."""
+    if args.jobs <= 1:
+        for name, seed, workdir in jobs:
+            yield _scores(run_trial(config, mixtures[name], seed, workdir))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_trial_in_worker, args.config, args.overrides, dict(mixtures[name]), seed, workdir)
+                   for name, seed, workdir in jobs]
+        for future in futures:
+            yield future.result()
+
+
+def _trial_in_worker(config_path: str, overrides: list[str], mixture: dict, seed: int, workdir: Path):
+    import torch
+
+    torch.set_num_threads(1)
+    config = with_overrides(load_config(config_path), overrides)
+    return _scores(run_trial(config, Mixture(mixture), seed, workdir))
+
+
+def _scores(result) -> tuple[dict, dict]:
+    return {**result.scores(), "wall_time": result.wall_time}, dict(result.per_example)
 
 
 def transfer_matrix(results: dict[str, list[dict]], base: list[dict], domains: list[str],
@@ -94,8 +123,11 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=None, help="training seeds per mixture (default 3, quick 2)")
     parser.add_argument("--output", default=None,
                         help="where to save the .json and .png (default benchmarks/results/testbed_signal[_quick])")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a config key, e.g. train.learning_rate=1e-3")
+    parser.add_argument("--jobs", type=int, default=1, help="trials run at once, each in its own process")
     args = parser.parse_args()
-    config = load_config(args.config)
+    config = with_overrides(load_config(args.config), args.overrides)
     seeds = [config.study.seed + i for i in range(args.seeds or (2 if args.quick else 3))]
     mixtures = panel(config.domain_names, args.quick)
     trainer = get("trainers", config.model.trainer)
@@ -110,13 +142,12 @@ def main() -> int:
             scores, _ = evaluate(config, policy, seed)
             base.append({**aggregate(scores), **{score.name: score.score for score in scores}})
             print(f"base seed {seed}: in {base[-1]['in_score']:.4f} out {base[-1]['out_score']:.4f}", flush=True)
-        for name, mixture in mixtures.items():
-            for seed in seeds:
-                result = run_trial(config, mixture, seed, Path(scratch) / f"{name}-{seed}".replace(" ", "_"))
-                results[name].append({**result.scores(), "wall_time": result.wall_time})
-                examples[name].append(result.per_example)
-                print(f"{name:>14} seed {seed}: in {result.summary['in_score']:.4f} "
-                      f"out {result.summary['out_score']:.4f} ({result.wall_time:.0f}s)", flush=True)
+        jobs = [(name, seed, Path(scratch) / f"{name}-{seed}".replace(" ", "_")) for name in mixtures for seed in seeds]
+        for (name, seed, _), (scores, per_example) in zip(jobs, _run_all(args, config, mixtures, jobs)):
+            results[name].append(scores)
+            examples[name].append(per_example)
+            print(f"{name:>14} seed {seed}: in {scores['in_score']:.4f} "
+                  f"out {scores['out_score']:.4f} ({scores['wall_time']:.0f}s)", flush=True)
 
     def column(name, key):
         return [r[key] for r in results[name]]
@@ -149,6 +180,7 @@ def main() -> int:
     paired_se = math.sqrt(sum(se**2 for _, se in paired)) / len(paired)
     summary = {
         "config": args.config,
+        "overrides": args.overrides,
         "quick": args.quick,
         "seeds": seeds,
         "panel": table,

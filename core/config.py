@@ -7,6 +7,7 @@ value and what was expected. Defaults are documented in docs/config.md.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import sys
 from pathlib import Path
@@ -353,6 +354,25 @@ def _cross_checks(config: Config) -> list[str]:
 def config_to_dict(config: Config) -> dict[str, Any]:
     """The config with every default filled in, as plain TOML-able data (None values dropped)."""
     return _drop_none(converter.unstructure(config))
+
+
+def with_overrides(config: Config, assignments: list[str]) -> Config:
+    """``["train.steps=150", "eval.limit=300"]``: the config with those keys changed (values parsed as JSON
+    when they parse, else kept as strings), validated again like a config file."""
+    data = config_to_dict(config)
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, for example train.steps=150")
+        *parents, leaf = key.split(".")
+        table = data
+        for part in parents:
+            table = table.setdefault(part, {})
+        try:
+            table[leaf] = json.loads(value)
+        except json.JSONDecodeError:
+            table[leaf] = value
+    return config_from_dict(data, "--set")
 
 
 def _drop_none(value):

@@ -134,3 +134,15 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
     config = load_config(write(tmp_path, text))
     resolved = write(tmp_path, dump_toml(config_to_dict(config)), name="resolved.toml")
     assert load_config(resolved) == config
+
+
+def test_overrides_change_keys_and_are_validated_like_a_file(tmp_path):
+    from modomodo.config import with_overrides
+
+    config = load_config(write(tmp_path, VALID))
+    changed = with_overrides(config, ["train.steps=150", "train.learning_rate=1e-3", "study.name=y"])
+    assert (changed.train.steps, changed.train.learning_rate, changed.study.name) == (150, 1e-3, "y")
+    with pytest.raises(ConfigError, match=r"--set: train.steps"):
+        with_overrides(config, ["train.steps=-1"])
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        with_overrides(config, ["train.steps"])
