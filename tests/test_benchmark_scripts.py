@@ -5,6 +5,8 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
@@ -52,3 +54,14 @@ def test_rl_effect_saves_paired_gains_per_seed(tmp_path, echo_plugin, write_conf
     assert gain["paired_stderr"] > 0
     # the echo base knows no domain, uniform training does: a positive gain
     assert saved["summary"]["out_score"]["min_gain"] > 0
+
+
+@pytest.mark.slow
+def test_base_skills_scores_every_question_type_of_the_shipped_base(tmp_path, monkeypatch):
+    output = tmp_path / "skills.json"
+    run_script(monkeypatch, "base_skills.py", "--rows", "12", "--sample-rows", "4", "--output", str(output))
+    saved = json.loads(output.read_text())
+    tasks = {row["source"] for row in saved["by_task"].values()}
+    assert {"synth-spatial", "synth-compose", "synth-perception", "dots-parity"} <= tasks
+    for row in saved["by_task"].values():
+        assert 0 <= row["greedy"] <= 1 and 0 <= row["best_constant"] <= 1 and row["rows"] >= 1
