@@ -3,7 +3,8 @@
 For each testbed source (the five training domains, the three out-of-domain benchmarks and the
 pretraining rows) and each question type in it, on held-out test rows:
 
-- greedy score (exact / choice, or mean IoU for boxes: the verifiers of examples/quickstart.toml);
+- greedy score (exact / choice, or mean IoU for boxes: the verifiers of examples/quickstart.toml), and the
+  same with every picture replaced by its blank background (how much the base reads the image);
 - the best constant answer's score on the same rows (what a text prior alone gets);
 - sampled answers at the training temperature: how many distinct answers 4 samples give, and the share of
   prompts whose 4 samples earn different rewards (GRPO learns only from such mixed groups);
@@ -85,14 +86,17 @@ def main() -> int:
         rows = dots_rows(args.rows) if source == "dots-parity" else \
             get_component("datasets", source).load(LoadRequest(split="test", limit=args.rows, seed=0))
         answers = [a[0] for a in trainer.generate(policy, rows, greedy)]
+        blank_rows = [dict(row, image=Image.new("RGB", row["image"].size, row["image"].getpixel((0, 0)))) for row in rows]
+        blank_answers = [a[0] for a in trainer.generate(policy, blank_rows, greedy)]
         samples = trainer.generate(policy, rows[: args.sample_rows], sampled)
         by_task: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         verifiers = [get_component("verifiers", "iou-mean" if row["task"] == "box-of-shape" else verifier_name)
                      for row in rows]
-        for row, answer, verifier in zip(rows, answers, verifiers):
+        for row, answer, blank, verifier in zip(rows, answers, blank_answers, verifiers):
             entry = by_task[row["task"]]
             entry["verifier"] = verifier
             entry["score"].append(verifier(answer, row))
+            entry["blank"].append(verifier(blank, row))
             entry["solution"].append(row["solution"])
             entry["format"].append(float("<answer>" in answer and "</answer>" in answer))
         for row, group, verifier in zip(rows, samples, verifiers):
@@ -106,14 +110,16 @@ def main() -> int:
                                         for s in entry["solution"]) if entry["verifier"].kind != "iou" else 0.0
             table[f"{source}/{task}"] = {
                 "source": source, "task": task, "verifier": entry["verifier"].name, "rows": len(entry["score"]),
-                "greedy": statistics.fmean(entry["score"]), "best_constant": constant,
+                "greedy": statistics.fmean(entry["score"]), "blank_image": statistics.fmean(entry["blank"]),
+                "best_constant": constant,
                 "format_rate": statistics.fmean(entry["format"]),
                 "mixed_groups": statistics.fmean(entry["mixed"]) if entry["mixed"] else None,
                 "distinct_answers": statistics.fmean(entry["distinct"]) if entry["distinct"] else None,
             }
             row = table[f"{source}/{task}"]
             mixed = "-" if row["mixed_groups"] is None else f"{row['mixed_groups']:.2f}"
-            print(f"{source:>16} {task:<24} greedy {row['greedy']:.3f}  constant {constant:.3f}  "
+            print(f"{source:>16} {task:<24} greedy {row['greedy']:.3f}  blank {row['blank_image']:.3f}  "
+                  f"constant {constant:.3f}  "
                   f"mixed groups {mixed}  format {row['format_rate']:.2f}", flush=True)
     summary = {"model": args.model_path or "shipped", "rows": args.rows, "sample_rows": args.sample_rows,
                "temperature": TEMPERATURE, "group": GROUP, "by_task": table,
