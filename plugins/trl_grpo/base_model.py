@@ -234,10 +234,10 @@ def _lr_factor(recipe: Recipe, step: int) -> float:
 def _check_same_recipe(recipe: Recipe, workdir: Path) -> None:
     """A work directory belongs to one recipe: resuming with other settings would mix two builds."""
     recorded = workdir / RECIPE
-    current = attrs.asdict(recipe)
+    current = json.loads(json.dumps(attrs.asdict(recipe)))  # tuples as JSON lists, as recorded
     if recorded.is_file():
         before = json.loads(recorded.read_text())
-        changed = sorted(key for key in current if before.get(key) != (list(current[key]) if isinstance(current[key], tuple) else current[key]))
+        changed = sorted(key for key in current if before.get(key) != current[key])
         if changed:
             raise ConfigError(f"build-base: {workdir} holds a build with other settings ({', '.join(changed)}); "
                               "use another --workdir or delete it")
