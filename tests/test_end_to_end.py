@@ -60,7 +60,7 @@ initial_trials = 2
 def test_small_study_runs_to_a_report(tmp_path):
     config = tmp_path / "e2e.toml"
     config.write_text(CONFIG.format(output=tmp_path / "runs"))
-    env = dict(os.environ, MODOMODO_CACHE=str(tmp_path / "cache"), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
     command = [sys.executable, "-c", "from modomodo.cli import main; main()", "run", str(config)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
