@@ -44,12 +44,16 @@ def _margin(run_dir: Path, config: Config, candidate: dict, baseline: dict, obje
     }
 
 
+def _base_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((r for r in records if r["id"] == "base" and r.get("status") == "ok"), None)
+
+
 def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> dict[str, Any]:
     objective = config.study.objective
     ok = [r for r in records if r.get("status") == "ok" and r.get("role") == "search"]
     uniform_mixture = Mixture.uniform(config.domain_names)
     uniform = next((r for r in ok if Mixture(r["mixture"]) == uniform_mixture), None)
-    base = next((r for r in records if r["id"] == "base" and r.get("status") == "ok"), None)
+    base = _base_record(records)
     best = best_record(records, objective)
     best_so_far, running = [], -math.inf
     for record in ok:
@@ -320,7 +324,7 @@ def _plots(run_dir: Path, config: Config, records: list[dict[str, Any]], summary
     benchmarks = list(config.benchmarks)
     if benchmarks:
         fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(benchmarks), 1 + 0.3 * len(ok)))
-        base = next((r for r in records if r["id"] == "base" and r.get("status") == "ok"), None)
+        base = _base_record(records)
         offset = {b: base["scores"].get(b, math.nan) if base else 0.0 for b in benchmarks}
         grid = [[r["scores"].get(b, math.nan) - offset[b] for b in benchmarks] for r in ok]
         if base:
