@@ -6,6 +6,7 @@ This module is the public API that plugins import; nothing else in the package i
 from importlib.metadata import PackageNotFoundError, version
 
 from .datasets import DatasetSource, LoadRequest, Row
+from .assignments import parse_assignment
 from .errors import (
     ConfigError,
     DatasetError,
@@ -57,6 +58,7 @@ __all__ = [
     "check_options",
     "get_component",
     "history_arrays",
+    "parse_assignment",
     "hookimpl",
     "read_history",
     "temporary_plugin",

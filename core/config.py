@@ -7,7 +7,6 @@ value and what was expected. Defaults are documented in docs/config.md.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.tomllib import make_converter
 
+from .assignments import parse_assignment
 from .errors import ConfigError
 from .mixture import SUM_TOLERANCE
 
@@ -357,21 +357,16 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def with_overrides(config: Config, assignments: list[str]) -> Config:
-    """``["train.steps=150", "eval.limit=300"]``: the config with those keys changed (values parsed as JSON
-    when they parse, else kept as strings), validated again like a config file."""
+    """``["train.steps=150", "eval.limit=300"]``: the config with those keys changed (see
+    :func:`parse_assignment`), validated again like a config file."""
     data = config_to_dict(config)
     for assignment in assignments:
-        key, sep, value = assignment.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, for example train.steps=150")
+        key, value = parse_assignment(assignment)
         *parents, leaf = key.split(".")
         table = data
         for part in parents:
             table = table.setdefault(part, {})
-        try:
-            table[leaf] = json.loads(value)
-        except json.JSONDecodeError:
-            table[leaf] = value
+        table[leaf] = value
     return config_from_dict(data, "--set")
 
 

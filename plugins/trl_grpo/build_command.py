@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from modomodo import UsageError
-
-
-def _setting(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise UsageError(f"--set {text!r}: expected KEY=VALUE, for example steps=30000 or size=small")
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value  # a bare word such as size=small
-    return key.strip(), parsed
+from modomodo import parse_assignment
 
 
 @click.command(name="build-base")
@@ -39,7 +27,7 @@ def command(output, workdir, settings):
 
     from .base_model import Recipe, build
 
-    recipe = Recipe.from_options(dict(_setting(text) for text in settings))
+    recipe = Recipe.from_options(dict(parse_assignment(text) for text in settings))
     output = Path(output)
     workdir = Path(workdir) if workdir else output.with_name(output.name + ".build")
     console = Console(stderr=True)
