@@ -177,12 +177,31 @@ class OptimizerConfig:
 
 @attrs.frozen(kw_only=True)
 class ExecutorConfig:
+    """Where trials run. ``trial_process = "child"`` runs each trial (and the base's evaluation) in its own
+    process, so a crash, an out-of-memory kill or a hang fails that trial alone; ``processes`` > 1 starts
+    that many through the trainer's launcher (one per GPU), with ``launcher_config`` passed to it."""
+
     kind: Literal["local", "ray"] = "local"
     address: str | None = None
     max_concurrent: int = attrs.field(default=2, validator=_positive)
     num_cpus: float = attrs.field(default=1, validator=_positive)
     num_gpus: float = attrs.field(default=0, validator=_non_negative)
     retries: int = attrs.field(default=0, validator=_non_negative)
+    trial_process: Literal["inline", "child"] = "inline"
+    processes: int = attrs.field(default=1, validator=_positive)
+    launcher_config: str | None = None
+    timeout: float | None = attrs.field(default=None, validator=_positive)
+
+    def __attrs_post_init__(self):
+        if self.trial_process == "inline":
+            needs_child = {"processes": self.processes if self.processes > 1 else None,
+                           "launcher_config": self.launcher_config, "timeout": self.timeout}
+            for key, value in needs_child.items():
+                if value is not None:
+                    raise ValueError(f"{key}: {value!r} needs trial_process = \"child\" (a trial in the driver's "
+                                     "own process can be neither split nor stopped)")
+        if self.launcher_config is not None and not Path(self.launcher_config).is_file():
+            raise ValueError(f"launcher_config: expected an existing file, got {self.launcher_config!r}")
 
 
 @attrs.frozen(kw_only=True)

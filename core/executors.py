@@ -1,6 +1,7 @@
-"""Executors run trials: ``local`` one after another in this process, ``ray`` concurrently on a Ray cluster.
+"""Executors run trials: ``local`` one after another, ``ray`` concurrently on a Ray cluster; either way a trial
+runs in the executor's process or, with ``executor.trial_process = "child"``, in its own (child_trial.py).
 
-Either way the driver alone writes the ledger: an executor only hands each finished trial back
+The driver alone writes the ledger: an executor only hands each finished trial back
 through ``on_done(job, result_or_error)``.
 """
 
@@ -14,21 +15,12 @@ from typing import Any
 
 import attrs
 
+from .child_trial import run_in_child
 from .config import Config, ExecutorConfig, config_from_dict, config_to_dict
 from .errors import ModomodoError, UsageError
 from .mixture import Mixture
 from .trainers import ProgressCallback
-from .trial import TrialResult, run_trial
-
-
-@attrs.frozen
-class TrialJob:
-    id: str
-    index: int
-    mixture: Mixture
-    seed: int
-    role: str
-    workdir: Path
+from .trial import TrialJob, TrialResult, run_job
 
 
 @attrs.frozen
@@ -44,15 +36,17 @@ OnDone = Callable[[TrialJob, "TrialResult | TrialFailure"], None]
 
 
 def attempt_trial(config: Config, job: TrialJob, progress: ProgressCallback | None = None) -> TrialResult | TrialFailure:
-    """Run one trial, retrying ``executor.retries`` times; a failure is returned, not raised."""
+    """Run one trial (in this process or a child, ``executor.trial_process``), retrying ``executor.retries``
+    times; a failure is returned, not raised."""
     attempts = config.executor.retries + 1
+    in_child = config.executor.trial_process == "child"
     for attempt in range(1, attempts + 1):
         try:
-            return run_trial(config, job.mixture, job.seed, job.workdir, progress)
+            return run_in_child(config, job, progress) if in_child else run_job(config, job, progress)
         except KeyboardInterrupt:
             raise
         except Exception as error:  # noqa: BLE001 - one failed trial must not end the study
-            details = traceback.format_exc()
+            details = getattr(error, "details", None) or traceback.format_exc()
             job.workdir.mkdir(parents=True, exist_ok=True)
             (job.workdir / "error.log").write_text(details)
             if attempt == attempts:

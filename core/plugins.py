@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 import re
 import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,6 +33,7 @@ pm.add_hookspecs(hookspecs)
 _state: dict[str, Any] = {"loaded": False, "registries": None}
 load_failures: dict[str, str] = {}
 _versions: dict[str, str | None] = {}
+_from_entry_points: set[str] = set()
 
 
 def _normalise(name: str) -> str:
@@ -74,6 +76,8 @@ def load_plugins() -> None:
             register_plugin(module, entry_point.name, dist.version if dist is not None else None)
         except PluginError as error:
             _fail(entry_point.name, str(error))
+        else:
+            _from_entry_points.add(entry_point.name)
     for name in sorted((wanted or set()) - matched):
         print(f"modomodo: {LOAD_PLUGINS_VARIABLE} names {name!r}, which is not an installed plugin",
               file=sys.stderr)
@@ -116,6 +120,13 @@ def temporary_plugin(plugin: Any, name: str) -> Iterator[Any]:
     finally:
         unregister_plugin(name)
         load_failures.pop(name, None)
+
+
+def runtime_plugin_modules() -> list[tuple[str, str]]:
+    """(name, module) of every module registered in this process rather than through an entry point
+    (``temporary_plugin``), so that a child trial can register the same ones."""
+    return [(name, plugin.__name__) for name, plugin in pm.list_name_plugin()
+            if name not in _from_entry_points and isinstance(plugin, types.ModuleType)]
 
 
 def hook_names() -> list[str]:

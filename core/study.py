@@ -16,12 +16,12 @@ from typing import Any
 
 from .config import Config, config_to_dict, dump_toml, load_config
 from .errors import ConfigError, HistoryError
-from .executors import TrialFailure, TrialJob, make_executor
+from .executors import TrialFailure, attempt_trial, make_executor
 from .ledger import Ledger, write_atomic
 from .mixture import Mixture
 from .optimizers import Observation
 from .plugins import get
-from .trial import TrialResult, score_policy
+from .trial import TrialJob, TrialResult
 
 # Sections that, when changed, make earlier trials incomparable with new ones.
 LEDGER_DEFINING = ("domains", "benchmarks", "model", "train", "eval")
@@ -106,7 +106,7 @@ class Study:
     def run(self) -> list[dict[str, Any]]:
         executor = make_executor(self.config)
         try:
-            if self.config.study.evaluate_base and not any(r["id"] == "base" for r in self.ledger.finished()):
+            if self.config.study.evaluate_base and not any(r["id"] == "base" and r["status"] == "ok" for r in self.ledger.records()):
                 self._evaluate_base()
             while True:
                 jobs = self._next_search_jobs()
@@ -135,16 +135,16 @@ class Study:
 
     def _evaluate_base(self) -> None:
         self._say("Scoring the base policy (no RL) ...")
-        started = time.monotonic()
-        trainer = get("trainers", self.config.model.trainer)
-        workdir = self.run_dir / "trials" / "base"
-        workdir.mkdir(parents=True, exist_ok=True)
-        policy = trainer.base_policy(self.config.model, workdir)
-        result = score_policy(self.config, policy, Mixture.uniform(self.config.domain_names),
-                              self.config.study.seed, workdir, started)
-        job = TrialJob(id="base", index=0, mixture=result.mixture, seed=result.seed, role="base", workdir=workdir)
-        self._record(job, result)
-        silent = [name for name in self.config.benchmarks if result.scores().get(name) == 0]
+        job = TrialJob(id="base", index=0, mixture=Mixture.uniform(self.config.domain_names),
+                       seed=self.config.study.seed, role="base", workdir=self.run_dir / "trials" / "base")
+        job.workdir.mkdir(parents=True, exist_ok=True)
+        progress = self.view.trial_progress(job) if self.view is not None else None
+        outcome = attempt_trial(self.config, job, progress)
+        self._record(job, outcome)
+        if isinstance(outcome, TrialFailure):
+            self._say(f"[red]The base policy could not be scored: {outcome.error}[/red]")
+            return
+        silent = [name for name in self.config.benchmarks if outcome.scores().get(name) == 0]
         if silent:
             self._say(f"Warning: the base policy scores 0 on {', '.join(silent)}; RL can move a benchmark only "
                       "if the base sometimes gets it right or a training domain teaches its answer form.")

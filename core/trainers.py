@@ -75,3 +75,19 @@ class Trainer(Protocol):
 
     def generate(self, policy: Any, rows: Sequence[Row], request: GenerateRequest) -> list[list[str]]:
         """One list of completions per row (length 1 for greedy, ``samples`` otherwise)."""
+
+
+class LaunchingTrainer(Trainer, Protocol):
+    """Optional members for trials in child processes (``executor.trial_process = "child"``).
+
+    ``preload``: modules the fork server that starts one-process child trials imports once, so that no
+    trial pays their import. ``launch_command(processes, config_file)``: the command that starts
+    ``processes`` copies of the Python module named after it (``... -m modomodo.child_trial JOB``), one
+    per device, with the launcher's own config file if the user gave one; without it, a trial cannot
+    span several processes.
+    """
+
+    preload: Sequence[str]
+
+    def launch_command(self, processes: int, config_file: str | None) -> list[str]:
+        """The launcher's argv, to which ``-m MODULE ARGS`` is appended."""

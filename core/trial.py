@@ -17,7 +17,19 @@ from .loading import benchmark_metric, domain_reward, load_rows
 from .mixture import Mixture
 from .plugins import get
 from .scoring import BenchmarkScore, aggregate, score_benchmark
-from .trainers import DomainData, GenerateRequest, ProgressCallback, TrainRequest
+from .trainers import DomainData, GenerateRequest, ProgressCallback, TrainOutcome, TrainRequest
+
+
+@attrs.frozen
+class TrialJob:
+    """A trial the study wants run: ``role`` is "search", "confirm" or "base" (the base's evaluation)."""
+
+    id: str
+    index: int
+    mixture: Mixture
+    seed: int
+    role: str
+    workdir: Path
 
 
 @attrs.frozen
@@ -39,6 +51,24 @@ class TrialResult:
             flat[bench.name] = bench.score
             flat[f"{bench.name}_stderr"] = bench.stderr
         return flat
+
+    def to_json(self) -> str:
+        """Everything but the per-example scores, which ``score_policy`` keeps in ``per_example.json``."""
+        return json.dumps({
+            "mixture": dict(self.mixture), "seed": self.seed, "summary": dict(self.summary),
+            "benchmarks": [attrs.asdict(b) for b in self.benchmarks],
+            "train_metrics": dict(self.train_metrics), "wall_time": self.wall_time,
+        })
+
+    @classmethod
+    def from_json(cls, text: str, workdir: Path) -> TrialResult:
+        data = json.loads(text)
+        per_example = workdir / "per_example.json"
+        return cls(
+            mixture=Mixture(data["mixture"]), seed=data["seed"], summary=data["summary"],
+            benchmarks=[BenchmarkScore(**b) for b in data["benchmarks"]], train_metrics=data["train_metrics"],
+            wall_time=data["wall_time"], per_example=json.loads(per_example.read_text()) if per_example.exists() else {},
+        )
 
 
 def generate_request(config: Config, seed: int) -> GenerateRequest:
@@ -77,6 +107,22 @@ def evaluate(config: Config, policy: Any, seed: int, progress: ProgressCallback 
     return scores, per_example
 
 
+def run_job(config: Config, job: TrialJob, progress: ProgressCallback | None = None) -> TrialResult:
+    """A search or confirmation trial, or the base's evaluation (``role = "base"``)."""
+    if job.role == "base":
+        return evaluate_base(config, job.workdir, progress)
+    return run_trial(config, job.mixture, job.seed, job.workdir, progress)
+
+
+def evaluate_base(config: Config, workdir: Path, progress: ProgressCallback | None = None) -> TrialResult:
+    """The base policy (no RL) scored like a trial, with the study seed."""
+    started = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    policy = get("trainers", config.model.trainer).base_policy(config.model, workdir)
+    return score_policy(config, policy, Mixture.uniform(config.domain_names), config.study.seed, workdir, started,
+                        progress=progress)
+
+
 def run_trial(
     config: Config,
     mixture: Mixture,
@@ -86,6 +132,14 @@ def run_trial(
 ) -> TrialResult:
     """Train on ``mixture`` with ``seed`` and score the trained policy (see ``score_policy``)."""
     started = time.monotonic()
+    outcome = train_policy(config, mixture, seed, workdir, progress)
+    return score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
+
+
+def train_policy(
+    config: Config, mixture: Mixture, seed: int, workdir: Path, progress: ProgressCallback | None = None
+) -> TrainOutcome:
+    """The training half of a trial: every process of a multi-process trial runs it, rank 0 then scores."""
     workdir.mkdir(parents=True, exist_ok=True)
     trainer = get("trainers", config.model.trainer)
     domains = {
@@ -107,7 +161,7 @@ def run_trial(
     loss = outcome.metrics.get("loss")
     if isinstance(loss, float) and not math.isfinite(loss):
         raise TrialError(f"training diverged: loss is {loss}")
-    return score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
+    return outcome
 
 
 def score_policy(

@@ -221,14 +221,16 @@ def test_sigkill_mid_trial_loses_only_that_trial(tmp_path, write_config):
 
 
 @pytest.mark.slow
-def test_ray_runs_two_trials_at_once_with_the_same_ledger_format(tmp_path, write_config):
+@pytest.mark.parametrize("trial_process", ["inline", "child"])
+def test_ray_runs_two_trials_at_once_with_the_same_ledger_format(tmp_path, write_config, trial_process):
     pytest.importorskip("ray")
     env = _installed_echo(tmp_path)
     local = write_config(tmp_path)
     subprocess.run(_modomodo("run", str(local)), env=env, check=True, capture_output=True, timeout=300)
     ray_dir = tmp_path / "ray"
     ray_dir.mkdir()
-    on_ray = write_config(ray_dir, **{"[optimizer]": '[executor]\nkind = "ray"\nmax_concurrent = 2\n\n[optimizer]',
+    executor = f'[executor]\nkind = "ray"\nmax_concurrent = 2\nnum_cpus = 1\ntrial_process = "{trial_process}"'
+    on_ray = write_config(ray_dir, **{"[optimizer]": f"{executor}\n\n[optimizer]",
                                       "steps = 3": "steps = 10\noptions = { sleep = 0.1 }"})
     done = subprocess.run(_modomodo("run", str(on_ray)), env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -238,3 +240,5 @@ def test_ray_runs_two_trials_at_once_with_the_same_ledger_format(tmp_path, write
     assert [r["status"] for r in ray_records] == ["ok"] * 6
     windows = {i: json.loads((ray_dir / f"runs/echo/trials/{i}/train_window.json").read_text()) for i in ("0001", "0002")}
     assert windows["0001"][0] < windows["0002"][1] and windows["0002"][0] < windows["0001"][1], "not concurrent"
+    if trial_process == "child":
+        assert (ray_dir / "runs/echo/trials/0001/result.json").exists()

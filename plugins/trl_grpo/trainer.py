@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import warnings
 from collections import defaultdict
@@ -30,6 +31,16 @@ CHECKPOINT_OPTIONS = {"min_pixels", "max_pixels"}
 class TrlGrpoTrainer:
     name = "trl-grpo"
     description = "GRPO with TRL's GRPOTrainer; embedded tiny-qwen2vl or a local Qwen2-VL checkpoint"
+    preload = ("torch", "transformers", "trl", "datasets")
+
+    def launch_command(self, processes: int, config_file: str | None) -> list[str]:
+        """``accelerate launch``: one process per device (torchrun underneath; gloo on CPU), each on its own
+        port so that two trials can share a node; a user's accelerate config (DeepSpeed, FSDP) as given."""
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
+                   "--num_machines", "1", "--main_process_port", str(_free_port())]
+        if config_file is not None:
+            return [*command, "--config_file", config_file]
+        return [*command, "--multi_gpu", "--dynamo_backend", "no"]
 
     def base_policy(self, model: Any, workdir: Path, progress=None) -> Policy:
         """The shipped embedded base (``model.embedded``) or the checkpoint at ``model.path``."""
@@ -62,13 +73,14 @@ class TrlGrpoTrainer:
         if cfg.lora is not None:
             model = model.merge_and_unload()
         trained = Policy(model=model, processor=policy.processor)
-        if cfg.save_checkpoint:
+        if cfg.save_checkpoint and trainer.accelerator.is_main_process:
             checkpoint = request.workdir / "checkpoint"
             model.save_pretrained(checkpoint)
             policy.processor.save_pretrained(checkpoint)
             trained.path = checkpoint
         metrics = training_metrics(trainer.state.log_history, rows, sequence, steps)
         metrics["train_seconds"] = time.monotonic() - started
+        metrics["processes"] = trainer.accelerator.num_processes
         return TrainOutcome(policy=trained, metrics=metrics)
 
     def generate(self, policy: Any, rows: Sequence[dict[str, Any]], request: GenerateRequest) -> list[list[str]]:
@@ -139,7 +151,7 @@ def _grpo_trainer(request: TrainRequest, policy: Policy, dataset, rows, steps: i
     args = GRPOConfig(
         output_dir=str(request.workdir / "trl"),
         max_steps=steps,
-        per_device_train_batch_size=cfg.batch_size // cfg.gradient_accumulation_steps,
+        per_device_train_batch_size=per_device_batch(cfg),
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         num_generations=cfg.num_generations,
         learning_rate=cfg.learning_rate,
@@ -184,6 +196,27 @@ def _grpo_trainer(request: TrainRequest, policy: Policy, dataset, rows, steps: i
     )
     trainer.remove_callback(PrinterCallback)  # metrics go to TrainOutcome and report_to, not stdout
     return trainer
+
+
+def per_device_batch(cfg) -> int:
+    """``train.batch_size`` is the whole update: split over the launcher's processes (``WORLD_SIZE``) and the
+    accumulation steps, so a trial sees the same prompts however many processes it spans."""
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    parts = processes * cfg.gradient_accumulation_steps
+    if cfg.batch_size % parts:
+        raise ConfigError(
+            f"train.batch_size: {cfg.batch_size} completions an update cannot be split over {processes} "
+            f"process(es) x {cfg.gradient_accumulation_steps} accumulation step(s); expected a multiple of {parts}"
+        )
+    return cfg.batch_size // parts
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _lora_config(lora):
