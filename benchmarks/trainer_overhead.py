@@ -8,6 +8,7 @@ Both runs use the same embedded base model, the same prompts in the same order, 
 Saves benchmarks/results/trainer_overhead.json.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/trainer_overhead.py [--config examples/quickstart.toml] [--steps 30]
+       [--repeats 3] [--output benchmarks/results/trainer_overhead.json]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def modomodo_run(request: TrainRequest) -> dict:
 
 def plain_run(request: TrainRequest, rows: list[dict], order: list[int]) -> dict:
     """A user's own script: the same prompts and reward, straight into GRPOTrainer."""
+    import torch
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
@@ -48,6 +50,7 @@ def plain_run(request: TrainRequest, rows: list[dict], order: list[int]) -> dict
     cfg = request.train
     policy = load_policy(request.model.path or shipped_base(), request.model)
     policy.model.model.visual.requires_grad_(False)
+    on_cpu = policy.model.device.type == "cpu"
     dataset = Dataset.from_list([
         {"prompt": [{"role": "user", "content": rows[i]["problem"]}], "image": rows[i]["image"], "index": i}
         for i in order
@@ -62,7 +65,8 @@ def plain_run(request: TrainRequest, rows: list[dict], order: list[int]) -> dict
         num_generations=cfg.num_generations, learning_rate=cfg.learning_rate, lr_scheduler_type="linear",
         warmup_steps=cfg.warmup_ratio, beta=cfg.beta, temperature=cfg.temperature,
         max_completion_length=cfg.max_completion_length, shuffle_dataset=False, seed=request.seed,
-        logging_steps=cfg.logging_steps, report_to="none", save_strategy="no", use_cpu=True, bf16=False,
+        logging_steps=cfg.logging_steps, report_to="none", save_strategy="no", use_cpu=on_cpu,
+        bf16=policy.model.dtype == torch.bfloat16,
         activation_checkpointing=False, disable_tqdm=True,
     )
     trainer = GRPOTrainer(model=policy.model, reward_funcs=[reward], args=args, train_dataset=dataset,
@@ -78,6 +82,7 @@ def main() -> None:
     parser.add_argument("--config", default="examples/quickstart.toml")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", default=str(RESULTS / "trainer_overhead.json"))
     args = parser.parse_args()
     config = load_config(args.config)
     config = attrs.evolve(config, train=attrs.evolve(config.train, steps=args.steps, logging_steps=1))
@@ -102,9 +107,9 @@ def main() -> None:
     report = {"steps": args.steps, "runs": results, "best": best, "ratio": ratio, "target_met": ratio["step_time"] <= 1.05}
     print(f"step time: modomodo {best['modomodo']['step_time']:.3f} s, plain {best['plain']['step_time']:.3f} s, "
           f"ratio {ratio['step_time']:.3f}; train() wall ratio {ratio['wall']:.3f}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "trainer_overhead.json").write_text(json.dumps(report, indent=2))
-    print(f"saved {RESULTS / 'trainer_overhead.json'}")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2))
+    print(f"saved {args.output}")
 
 
 if __name__ == "__main__":

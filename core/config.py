@@ -120,6 +120,7 @@ class EvalConfig:
     max_new_tokens: int = attrs.field(default=128, validator=_positive)
     batch_size: int = attrs.field(default=32, validator=_positive)
     limit: int | None = attrs.field(default=None, validator=_positive)
+    engine: Literal["auto", "hf", "vllm"] = "auto"
 
 
 @attrs.frozen(kw_only=True)

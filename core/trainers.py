@@ -51,7 +51,8 @@ class TrainOutcome:
 
 @attrs.frozen
 class GenerateRequest:
-    """How to answer evaluation prompts: greedy, or ``samples`` draws at ``temperature``."""
+    """How to answer evaluation prompts: greedy, or ``samples`` draws at ``temperature``; ``engine`` is
+    ``eval.engine``, for a trainer with more than one way to generate ("auto" lets it choose)."""
 
     mode: str = "greedy"
     samples: int = 1
@@ -59,6 +60,7 @@ class GenerateRequest:
     max_new_tokens: int = 64
     batch_size: int = 32
     seed: int = 0
+    engine: str = "auto"
 
 
 class Trainer(Protocol):

@@ -80,6 +80,7 @@ def generate_request(config: Config, seed: int) -> GenerateRequest:
         max_new_tokens=ev.max_new_tokens,
         batch_size=ev.batch_size,
         seed=seed,
+        engine=ev.engine,
     )
 
 

@@ -65,3 +65,14 @@ def test_base_skills_scores_every_question_type_of_the_shipped_base(tmp_path, mo
     assert {"synth-spatial", "synth-compose", "synth-perception", "dots-parity"} <= tasks
     for row in saved["by_task"].values():
         assert 0 <= row["greedy"] <= 1 and 0 <= row["best_constant"] <= 1 and row["rows"] >= 1
+
+
+def test_child_overhead_times_the_same_trial_both_ways(tmp_path, echo_plugin, write_config, monkeypatch):
+    output = tmp_path / "child_overhead.json"
+    run_script(monkeypatch, "child_overhead.py", "--config", str(write_config(tmp_path)), "--pairs", "1",
+               "--output", str(output))
+
+    saved = json.loads(output.read_text())
+    assert len(saved["inline_seconds"]) == len(saved["child_seconds"]) == 2
+    assert saved["same_scores"] is True  # the echo trainer is deterministic: a child changes nothing
+    assert {"overhead_percent", "fork_server_start_seconds", "target_percent"} <= set(saved)

@@ -23,6 +23,7 @@ class Policy:
     model: Any
     processor: Any
     path: Path | None = None
+    engine: Any = None  # a vLLM engine over this model, once evaluation has built one
 
     @property
     def tokenizer(self):

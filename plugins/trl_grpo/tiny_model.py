@@ -24,6 +24,11 @@ class ModelSize:
     vision_width: int
     vision_depth: int
     vision_heads: int
+    kv_heads: int | None = None  # grouped-query attention; None: as many as ``heads``
+    intermediate: int | None = None  # the MLP width; None: 3 x ``hidden``
+    vision_mlp_ratio: int = 2
+    vocab: int | None = None  # None: the tokenizer's; larger pads the embedding to a real model's
+    mrope_section: tuple[int, int, int] | None = None  # rotary dims for (time, height, width); None: (0, 1/4, 1/4)
 
 
 SIZES = {
@@ -33,6 +38,10 @@ SIZES = {
     "tiny": ModelSize(hidden=64, layers=2, heads=4, vision_width=64, vision_depth=4, vision_heads=4),
     "small": ModelSize(hidden=128, layers=3, heads=4, vision_width=64, vision_depth=2, vision_heads=4),
     "larger": ModelSize(hidden=256, layers=4, heads=8, vision_width=128, vision_depth=4, vision_heads=4),
+    # Qwen2-VL-2B-Instruct's shapes (2.2 B parameters), for GPU checks with random weights (benchmarks/gpu_check.py).
+    "qwen2-vl-2b": ModelSize(hidden=1536, layers=28, heads=12, kv_heads=2, intermediate=8960, vision_width=1280,
+                             vision_depth=32, vision_heads=16, vision_mlp_ratio=4, vocab=151936,
+                             mrope_section=(16, 24, 24)),
 }
 
 
@@ -51,17 +60,17 @@ def build_model(size: ModelSize, tokenizer, seed: int) -> Any:
     quarter = head_dim // 4
     config = Qwen2VLConfig(
         text_config={
-            "vocab_size": len(tokenizer),
+            "vocab_size": max(len(tokenizer), size.vocab or 0),
             "hidden_size": size.hidden,
-            "intermediate_size": size.hidden * 3,
+            "intermediate_size": size.intermediate or size.hidden * 3,
             "num_hidden_layers": size.layers,
             "num_attention_heads": size.heads,
-            "num_key_value_heads": size.heads,
+            "num_key_value_heads": size.kv_heads or size.heads,
             "max_position_embeddings": 2048,
             "rope_parameters": {
                 "rope_type": "default",
                 "rope_theta": 10000.0,
-                "mrope_section": [head_dim // 2 - 2 * quarter, quarter, quarter],
+                "mrope_section": list(size.mrope_section or (head_dim // 2 - 2 * quarter, quarter, quarter)),
             },
             "bos_token_id": tokenizer.pad_token_id,
             "eos_token_id": tokenizer.eos_token_id,
@@ -72,7 +81,7 @@ def build_model(size: ModelSize, tokenizer, seed: int) -> Any:
             "embed_dim": size.vision_width,
             "hidden_size": size.hidden,
             "num_heads": size.vision_heads,
-            "mlp_ratio": 2,
+            "mlp_ratio": size.vision_mlp_ratio,
         },
         image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
         video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),

@@ -23,6 +23,7 @@ from .checkpoints import Policy, load_policy, resolve_device, resolve_dtype
 from .generation import conversation, generate_answers
 from .rewards import DomainRouter
 from .sampling import Draw, domain_counts, draw_sequence
+from .vllm_generation import choose_engine, generate_with_vllm
 
 
 CHECKPOINT_OPTIONS = {"min_pixels", "max_pixels"}
@@ -86,6 +87,8 @@ class TrlGrpoTrainer:
     def generate(self, policy: Any, rows: Sequence[dict[str, Any]], request: GenerateRequest) -> list[list[str]]:
         if not isinstance(policy, Policy):
             raise TypeError(f"trl-grpo cannot answer with {type(policy).__name__}; pass its base_policy or train result")
+        if choose_engine(request.engine, policy.model.device.type) == "vllm":
+            return generate_with_vllm(policy, rows, request)
         return generate_answers(policy, rows, request)
 
 
