@@ -3,14 +3,17 @@
 Suite: three families on the simplex, each with dataset interactions: a quadratic with a random
 interaction matrix, the exponential data-mixing-law form (Out-Score = sum over benchmarks of
 p_k (c - exp(t_k . w)), Ye et al. 2024, one benchmark led by each domain), and a multi-modal sum of
-Gaussian bumps. Every instance is
-rescaled to the paper's scale: optimum 0.52, median random mixture 0.47 (Table 2: best seed 0.515,
-uniform 0.461), and each observation gets N(0, 0.01) noise (the paper's run-to-run scale).
+Gaussian bumps. Every instance is rescaled to the paper's scale: optimum 0.52, median random mixture 0.47
+(Table 2: best seed 0.515, uniform 0.461), and each observation gets N(0, noise^2) noise (``--noise``; the
+paper's run-to-run scale is 0.01-0.02).
 
-A strategy's recommendation after t trials is the tried mixture with the best *observed* score (what a
-user reading the ledger would pick); simple regret is f* minus its true score. Trials-to-target is the
-first t at which the median regret over seeds is <= 0.005. Model strategies are run as a study would:
-quad-surface and quadratic after the paper's 2m+1 seed runs, botorch-gp after its own initial design.
+Two picks are scored after every round, by their true regret (f* minus the true score of the pick): the
+tried mixture with the best *observed* score (what a user reading the ledger would pick; a winner's-curse
+pick under noise) and the strategy's *recommendation* (its model's best tried mixture, ``recommend``; the
+same best observed mixture for strategies without a model). Trials-to-target is the first t at which the
+median regret over seeds is <= 0.005. Protocols: quad-surface and quadratic always start with the paper's
+2m+1 seed runs; botorch-gp starts with its own design (``own``) or with the seed runs too (``paper``).
+Finished runs are cached (``--cache``), so an interrupted suite resumes and a larger one reuses them.
 
     nice -n 10 .venv/bin/python benchmarks/optimizers.py                      # the full suite
     nice -n 10 .venv/bin/python benchmarks/optimizers.py --dims 5 --seeds 4   # a quick look
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-OPTIMUM, MEDIAN, NOISE_SD, TARGET = 0.52, 0.47, 0.01, 0.005
+OPTIMUM, MEDIAN, LATENCY_NOISE_SD, TARGET = 0.52, 0.47, 0.01, 0.005
 FAMILIES = ("quadratic", "mixing-law", "multimodal")
 STRATEGIES = ("uniform", "random", "quad-surface", "quadratic", "botorch-gp")
 SEEDED_BY_DESIGN = ("quad-surface", "quadratic")
@@ -79,12 +82,23 @@ def make_problem(family: str, m: int, instance: int):
     return (lambda w: OPTIMUM + scale * (raw(w) - top)), OPTIMUM
 
 
+def job_key(job: dict) -> str:
+    options = json.dumps(job["gp_options"], sort_keys=True) if job["strategy"] == "botorch-gp" else "{}"
+    return (f"{job['family']}-m{job['m']}-i{job['instance']}-{job['strategy']}-b{job['batch']}-n{job['noise']}-"
+            f"{job['protocol']}-B{job['budget']}-{options}")
+
+
 def run_one(job: dict) -> dict:
-    """One strategy on one problem instance with one seed: the regret curve over trials 1..budget."""
+    """One strategy on one problem instance with one seed: the true regret over trials 1..budget of the best
+    observed mixture and of the strategy's recommendation (its model's pick among the tried mixtures, asked
+    after every round; the best observed mixture for strategies without a model). Cached under ``cache``."""
+    cached = Path(job["cache"]) / f"{job_key(job)}.json" if job.get("cache") else None
+    if cached is not None and cached.exists():
+        return json.loads(cached.read_text())
     import torch
 
     torch.set_num_threads(1)
-    from modomodo import Mixture, Observation, get_component
+    from modomodo import HistoryError, Mixture, Observation, best_observed, get_component
 
     family, m, instance, strategy, batch, budget = (job[k] for k in
                                                    ("family", "m", "instance", "strategy", "batch", "budget"))
@@ -93,8 +107,13 @@ def run_one(job: dict) -> dict:
     noise = np.random.default_rng([instance, 7919])
     options = job.get("gp_options", {}) if strategy == "botorch-gp" else {}
     optimizer = get_component("optimizers", strategy)(domains, seed=instance, **options)
-    seeder = get_component("optimizers", "seed")(domains) if strategy in SEEDED_BY_DESIGN else None
-    history, proposal_seconds = [], []
+    seeded = strategy in SEEDED_BY_DESIGN or (strategy == "botorch-gp" and job["protocol"] == "paper")
+    seeder = get_component("optimizers", "seed")(domains) if seeded else None
+    history, proposal_seconds, observed_pick, recommended_pick = [], [], [], []
+
+    def truth(mixture) -> float:
+        return float(function(np.array(mixture.vector(domains))))
+
     while len(history) < budget:
         n = min(batch, budget - len(history))
         started = time.perf_counter()
@@ -105,33 +124,58 @@ def run_one(job: dict) -> dict:
             proposal_seconds.append(time.perf_counter() - started)
         for mixture in mixtures:
             w = np.array(mixture.vector(domains))
-            score = float(function(w) + noise.normal(0, NOISE_SD))
+            score = float(function(w) + noise.normal(0, job["noise"]))
             history.append(Observation(mixture=Mixture(dict(zip(domains, w))), scores={"out_score": score}))
-    truth = np.array([float(function(np.array(o.mixture.vector(domains)))) for o in history])
-    observed = np.array([o.scores["out_score"] for o in history])
-    regret = [optimum - truth[int(np.argmax(observed[:t]))] for t in range(1, budget + 1)]
-    in_sample = [optimum - truth[:t].max() for t in range(1, budget + 1)]
-    return {**job, "regret": regret, "in_sample_regret": in_sample, "proposal_seconds": proposal_seconds}
+        observed = best_observed(history, "out_score").mixture
+        recommended = observed
+        if hasattr(optimizer, "recommend"):
+            try:
+                recommended = optimizer.recommend(history, over_simplex=False)[0].mixture
+            except HistoryError:
+                pass
+        observed_pick += [optimum - truth(observed)] * len(mixtures)
+        recommended_pick += [optimum - truth(recommended)] * len(mixtures)
+    truths = np.array([truth(o.mixture) for o in history])
+    in_sample = [optimum - truths[:t].max() for t in range(1, budget + 1)]
+    result = {**job, "regret": observed_pick, "recommended_regret": recommended_pick, "in_sample_regret": in_sample,
+              "proposal_seconds": proposal_seconds}
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(result))
+    return result
+
+
+def trials_to_target(median: np.ndarray) -> int | None:
+    reached = np.nonzero(median <= TARGET)[0]
+    return int(reached[0] + 1) if len(reached) else None
 
 
 def summarise(runs: list[dict], checkpoints: list[int]) -> dict:
-    """Median and quartiles of regret at each checkpoint, and trials-to-target, per (family, m, batch, strategy)."""
+    """Per (family, m, batch, noise, protocol, strategy): median and quartiles of both regrets at every trial,
+    and trials-to-target for each."""
     groups: dict[tuple, list[dict]] = {}
     for run in runs:
-        groups.setdefault((run["family"], run["m"], run["batch"], run["strategy"]), []).append(run)
+        key = (run["family"], run["m"], run["batch"], run["noise"], run["protocol"], run["strategy"])
+        groups.setdefault(key, []).append(run)
     summary = {}
-    for (family, m, batch, strategy), members in sorted(groups.items()):
-        regret = np.array([r["regret"] for r in members])
-        median = np.median(regret, axis=0)
-        reached = np.nonzero(median <= TARGET)[0]
+    for (family, m, batch, noise, protocol, strategy), members in sorted(groups.items()):
+        observed = np.array([r["regret"] for r in members])
+        recommended = np.array([r["recommended_regret"] for r in members])
+        median, median_recommended = np.median(observed, axis=0), np.median(recommended, axis=0)
         seconds = [s for r in members for s in r["proposal_seconds"]]
-        summary[f"{family}/m={m}/batch={batch}/{strategy}"] = {
-            "family": family, "m": m, "batch": batch, "strategy": strategy, "seeds": len(members),
-            "median": median.tolist(), "q1": np.quantile(regret, 0.25, axis=0).tolist(),
-            "q3": np.quantile(regret, 0.75, axis=0).tolist(),
+        summary[f"{family}/m={m}/batch={batch}/noise={noise}/{protocol}/{strategy}"] = {
+            "family": family, "m": m, "batch": batch, "noise": noise, "protocol": protocol, "strategy": strategy,
+            "seeds": len(members),
+            "median": median.tolist(), "q1": np.quantile(observed, 0.25, axis=0).tolist(),
+            "q3": np.quantile(observed, 0.75, axis=0).tolist(),
+            "median_recommended": median_recommended.tolist(),
+            "q1_recommended": np.quantile(recommended, 0.25, axis=0).tolist(),
+            "q3_recommended": np.quantile(recommended, 0.75, axis=0).tolist(),
             "median_in_sample": np.median([r["in_sample_regret"] for r in members], axis=0).tolist(),
             "at_checkpoints": {t: float(median[t - 1]) for t in checkpoints},
-            "trials_to_target": int(reached[0] + 1) if len(reached) else None,
+            "at_checkpoints_recommended": {t: float(median_recommended[t - 1]) for t in checkpoints},
+            "trials_to_target": trials_to_target(median),
+            "trials_to_target_recommended": trials_to_target(median_recommended),
             "mean_proposal_seconds": float(np.mean(seconds)) if seconds else 0.0,
         }
     return summary
@@ -143,18 +187,22 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = sorted({(s["family"], s["m"], s["batch"]) for s in summary.values()})
+    panels = sorted({(s["family"], s["m"], s["batch"], s["noise"], s["protocol"]) for s in summary.values()})
     columns = 3
     rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.5 * rows), squeeze=False)
-    for axis, (family, m, batch) in zip(axes.flat, panels):
-        for entry in (s for s in summary.values() if (s["family"], s["m"], s["batch"]) == (family, m, batch)):
+    for axis, panel in zip(axes.flat, panels):
+        family, m, batch, noise, protocol = panel
+        for entry in (s for s in summary.values()
+                      if (s["family"], s["m"], s["batch"], s["noise"], s["protocol"]) == panel):
             trials = np.arange(1, len(entry["median"]) + 1)
-            line, = axis.plot(trials, entry["median"], label=entry["strategy"])
-            axis.fill_between(trials, entry["q1"], entry["q3"], color=line.get_color(), alpha=0.15)
+            line, = axis.plot(trials, entry["median_recommended"], label=entry["strategy"])
+            axis.fill_between(trials, entry["q1_recommended"], entry["q3_recommended"], color=line.get_color(),
+                              alpha=0.15)
+            axis.plot(trials, entry["median"], color=line.get_color(), linestyle="--", linewidth=0.8)
         axis.axhline(TARGET, color="grey", linestyle=":")
-        axis.set(yscale="log", ylim=(1e-4, 0.2), title=f"{family}, m={m}, batch {batch}",
-                 xlabel="trials", ylabel="simple regret")
+        axis.set(yscale="log", ylim=(1e-4, 0.2), title=f"{family}, m={m}, batch {batch}, noise {noise}, {protocol}",
+                 xlabel="trials", ylabel="true regret (solid: recommended, dashed: best observed)")
     for axis in axes.flat[len(panels):]:
         axis.set_visible(False)
     axes.flat[0].legend(fontsize=8)
@@ -172,7 +220,7 @@ def latency(repeats: int = 5) -> dict:
     function, _ = make_problem("multimodal", 5, 0)
     rng = np.random.default_rng(0)
     domains = [f"d{i}" for i in range(5)]
-    history = [Observation(Mixture.normalised(zip(domains, w)), {"out_score": float(function(w) + rng.normal(0, NOISE_SD))})
+    history = [Observation(Mixture.normalised(zip(domains, w)), {"out_score": float(function(w) + rng.normal(0, LATENCY_NOISE_SD))})
                for w in rng.dirichlet(np.ones(5), 50)]
     wall, cpu = [], []
     for repeat in range(repeats):
@@ -198,6 +246,13 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--name", default="optimizers")
+    parser.add_argument("--results", default=str(RESULTS), help="folder for <name>.json and <name>.png")
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.01, 0.02], help="sd of each observation's noise")
+    parser.add_argument("--protocols", nargs="+", default=["own", "paper"], choices=["own", "paper"],
+                        help="own: botorch-gp starts with its own design; paper: with the 2m+1 seed runs, as the "
+                             "quadratic models always do")
+    parser.add_argument("--cache", default=str(Path(__file__).parent / ".cache" / "optimizers"),
+                        help="one JSON per finished run, reused when the same run is asked again ('' for none)")
     parser.add_argument("--gp-options", default="{}", help='botorch-gp options as JSON, e.g. \'{"initial": "seed"}\'')
     parser.add_argument("--latency", action="store_true", help="only time one botorch-gp proposal of 4 (50 obs, 5 domains)")
     args = parser.parse_args()
@@ -205,10 +260,11 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "botorch_gp_latency.json").write_text(json.dumps(latency(), indent=1))
         return
-    jobs = [{"family": f, "m": m, "instance": i, "strategy": s, "batch": b, "budget": args.budget,
-             "gp_options": json.loads(args.gp_options)}
+    jobs = [{"family": f, "m": m, "instance": i, "strategy": s, "batch": b, "budget": args.budget, "noise": noise,
+             "protocol": protocol, "gp_options": json.loads(args.gp_options), "cache": args.cache}
             for m in args.dims for f in args.families for b in args.batches for s in args.strategies
-            for i in range(args.seeds)]
+            for noise in args.noise for protocol in args.protocols for i in range(args.seeds)
+            if protocol == "paper" or s == "botorch-gp" or len(args.protocols) == 1]  # only botorch-gp differs
     started = time.time()
     with ProcessPoolExecutor(args.workers) as pool:
         runs = []
@@ -218,20 +274,22 @@ def main() -> None:
                 print(f"{len(runs)}/{len(jobs)} runs, {time.time() - started:.0f} s", flush=True)
     checkpoints = [t for t in range(5, args.budget + 1, 5)]
     summary = summarise(runs, checkpoints)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(
-        {"settings": vars(args), "noise_sd": NOISE_SD, "target": TARGET, "wall_seconds": time.time() - started,
-         "summary": summary}, indent=1))
-    plot(summary, RESULTS / f"{args.name}.png")
-    print(f"\nTrials to reach median regret <= {TARGET} (none: not within {args.budget}); "
-          "median regret at 10 and at the budget")
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{args.name}.json").write_text(json.dumps(
+        {"settings": vars(args), "target": TARGET, "wall_seconds": time.time() - started, "summary": summary},
+        indent=1))
+    plot(summary, results / f"{args.name}.png")
+    print(f"\nTrials until the median true regret is <= {TARGET} (>{args.budget}: not reached), of the recommended "
+          "mixture / of the best observed one; median regret of the recommendation at 10 and at the budget")
     for entry in summary.values():
-        ttt = entry["trials_to_target"]
-        print(f"{entry['family']:>11} m={entry['m']:<2} batch={entry['batch']} {entry['strategy']:>12}: "
-              f"{ttt if ttt else '>' + str(args.budget):>4}   "
-              f"{entry['median'][min(9, args.budget - 1)]:.4f}  {entry['median'][-1]:.4f}   "
+        ttt = [entry["trials_to_target_recommended"], entry["trials_to_target"]]
+        shown = " / ".join(str(t) if t else f">{args.budget}" for t in ttt)
+        print(f"{entry['family']:>11} m={entry['m']:<2} batch={entry['batch']} noise={entry['noise']} "
+              f"{entry['protocol']:>5} {entry['strategy']:>12}: {shown:>11}   "
+              f"{entry['median_recommended'][min(9, args.budget - 1)]:.4f}  {entry['median_recommended'][-1]:.4f}   "
               f"({entry['mean_proposal_seconds']:.2f} s/proposal)")
-    print(f"wall time {time.time() - started:.0f} s; results in {RESULTS / args.name}.json/.png")
+    print(f"wall time {time.time() - started:.0f} s; results in {results / args.name}.json/.png")
 
 
 if __name__ == "__main__":

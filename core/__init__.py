@@ -21,7 +21,7 @@ from .hookspecs import hookimpl
 from .mixture import Mixture, MixtureError
 from .plugins import get as get_component
 from .plugins import temporary_plugin
-from .optimizers import MixtureOptimizer, Observation, OptimizerFactory
+from .optimizers import MixtureOptimizer, Observation, OptimizerFactory, Recommendation, best_observed, recommend
 from .trainers import DomainData, GenerateRequest, Trainer, TrainOutcome, TrainRequest
 from .verifiers import CompositeReward, RewardBreakdown, Verifier
 
@@ -46,6 +46,7 @@ __all__ = [
     "Observation",
     "OptimizerFactory",
     "PluginError",
+    "Recommendation",
     "RewardBreakdown",
     "Row",
     "TrainOutcome",
@@ -55,11 +56,13 @@ __all__ = [
     "UsageError",
     "Verifier",
     "__version__",
+    "best_observed",
     "check_options",
     "get_component",
     "history_arrays",
     "parse_assignment",
     "hookimpl",
     "read_history",
+    "recommend",
     "temporary_plugin",
 ]

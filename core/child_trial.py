@@ -6,8 +6,8 @@ The driver writes the job to ``<workdir>/job.json`` and starts the child; the ch
 ``progress.json``. The driver watches: progress goes to the live view, a timeout stops the child's whole
 process group, and an exit without a result becomes a failure with the reason and the log's tail.
 
-One process per trial is forked from a server that has imported the trainer's modules once (its
-``preload``), so a trial pays no import time. Several (``executor.processes``) are started by the
+One process per trial is forked from a server that has imported the plugins and the trainer's heavy
+modules once (its ``preload``), so a trial pays no import time. Several (``executor.processes``) are started by the
 trainer's launcher (``launch_command``, e.g. ``accelerate launch``): every rank trains, rank 0 scores.
 """
 
@@ -28,7 +28,7 @@ from .config import Config, config_from_dict, config_to_dict
 from .errors import ConfigError, ModomodoError, TrialError
 from .ledger import write_atomic
 from .mixture import Mixture
-from .plugins import get, register_plugin, runtime_plugin_modules
+from .plugins import get, plugin_modules, register_plugin
 from .trainers import ProgressCallback
 from .trial import TrialJob, TrialResult, run_job, train_policy
 
@@ -78,7 +78,7 @@ def _job_spec(config: Config, job: TrialJob) -> dict[str, Any]:
         "config": config_to_dict(config),
         "job": {"id": job.id, "index": job.index, "mixture": dict(job.mixture), "seed": job.seed,
                 "role": job.role, "workdir": str(job.workdir)},
-        "plugins": runtime_plugin_modules(),
+        "plugins": plugin_modules(runtime_only=True),
         "sys_path": list(sys.path),
     }
 
@@ -135,7 +135,8 @@ def _fork(trainer: Any, spec: Path) -> _Child:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         if method == "forkserver":
-            context.set_forkserver_preload(["modomodo.child_trial", *getattr(trainer, "preload", ())])
+            plugins = [module for _, module in plugin_modules()]
+            context.set_forkserver_preload(["modomodo.child_trial", *plugins, *getattr(trainer, "preload", ())])
         _fork_context["context"] = context
     # The driver's environment now (Ray sets CUDA_VISIBLE_DEVICES per task), not the fork server's; passed
     # through the server's socket rather than job.json, which must not hold tokens from the environment.

@@ -18,9 +18,65 @@ class Observation:
     scores: Mapping[str, float]
 
 
+@attrs.frozen
+class Recommendation:
+    """The mixture a strategy would bet on now, and why.
+
+    ``among`` is ``"tried"`` (the mixture in the history with the highest model mean), ``"simplex"`` (the
+    model mean's maximiser over every mixture) or ``"observed"`` (the best observed mean score, for a strategy
+    without a model). ``predicted`` and ``sd`` are the model's mean and standard deviation of the score there;
+    for ``"observed"``, the observed mean and its standard error over replicates (None for one run).
+    """
+
+    mixture: Mixture
+    among: str
+    predicted: float | None = None
+    sd: float | None = None
+
+
 class MixtureOptimizer(Protocol):
     def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
         """Return ``n`` mixtures over the optimizer's domains; raise HistoryError if history is unusable."""
+
+
+class ModelBasedOptimizer(MixtureOptimizer, Protocol):
+    """Optional members of a strategy with a surrogate model."""
+
+    def recommend(self, history: Sequence[Observation], over_simplex: bool = True) -> list[Recommendation]:
+        """The model's pick among the tried mixtures, then (``over_simplex``) over the simplex; HistoryError if
+        it cannot fit."""
+
+    def diagnostics(self, history: Sequence[Observation]) -> dict[str, Any]:
+        """Leave-one-out predictions (``loo_predictions``), ``r2``, ``rmse``, ``n`` and ``model``."""
+
+
+def best_observed(history: Sequence[Observation], objective: str) -> Recommendation:
+    """The tried mixture with the best mean observed ``objective`` (replicates averaged; ties: first tried)."""
+    runs: dict[Mixture, list[float]] = {}
+    for observation in history:
+        score = observation.scores.get(objective)
+        if score is not None and score == score:
+            runs.setdefault(observation.mixture, []).append(float(score))
+    if not runs:
+        raise ValueError(f"no run in the history has a {objective!r} score")
+    mixture, scores = max(runs.items(), key=lambda item: sum(item[1]) / len(item[1]))
+    mean = sum(scores) / len(scores)
+    stderr = (sum((s - mean) ** 2 for s in scores) / (len(scores) - 1) / len(scores)) ** 0.5 if len(scores) > 1 else None
+    return Recommendation(mixture=mixture, among="observed", predicted=mean, sd=stderr)
+
+
+def recommend(optimizer: Any, history: Sequence[Observation], objective: str) -> list[Recommendation]:
+    """What ``optimizer`` recommends: its model's picks when it has a model that fits the history, else
+    the best observed mixture."""
+    from .errors import HistoryError
+
+    model_based = getattr(optimizer, "recommend", None)
+    if model_based is not None:
+        try:
+            return list(model_based(history))
+        except HistoryError:
+            pass
+    return [best_observed(history, objective)]
 
 
 @attrs.frozen

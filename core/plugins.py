@@ -122,11 +122,12 @@ def temporary_plugin(plugin: Any, name: str) -> Iterator[Any]:
         load_failures.pop(name, None)
 
 
-def runtime_plugin_modules() -> list[tuple[str, str]]:
-    """(name, module) of every module registered in this process rather than through an entry point
-    (``temporary_plugin``), so that a child trial can register the same ones."""
+def plugin_modules(runtime_only: bool = False) -> list[tuple[str, str]]:
+    """(name, module) of every loaded plugin that is a module; ``runtime_only``: those registered in this
+    process rather than through an entry point (``temporary_plugin``), which a child trial registers again."""
+    load_plugins()
     return [(name, plugin.__name__) for name, plugin in pm.list_name_plugin()
-            if name not in _from_entry_points and isinstance(plugin, types.ModuleType)]
+            if isinstance(plugin, types.ModuleType) and not (runtime_only and name in _from_entry_points)]
 
 
 def hook_names() -> list[str]:

@@ -15,7 +15,7 @@ from .live import format_score
 from .mixture import Mixture
 from .plugins import get
 from .scoring import paired_margin
-from .study import best_record, observations
+from .study import best_record, observations, recommendation
 
 INITIAL_PROPOSERS = ("uniform", "seed", "random")
 
@@ -77,9 +77,11 @@ def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> d
         summary["best_vs_uniform"] = _margin(run_dir, config, best, uniform, objective)
     if uniform is not None and base is not None:
         summary["rl_effect"] = {key: _margin(run_dir, config, uniform, base, key) for key in ("in_score", "out_score")}
+    picks, recommended = recommendation(config, records)
+    summary["recommended"] = _recommended(picks, recommended, objective)
     confirm = [r for r in records if r.get("role") == "confirm" and r.get("status") == "ok"]
     if confirm:
-        summary.update(_confirmation(confirm, best, uniform, objective))
+        summary.update(_confirmation(confirm, recommended, uniform, objective))
     summary["surrogate"] = _surrogate(config, records)
     summary["transfer"] = _transfer(config, ok, base)
     summary["warnings"] = _warnings(config, ok, base)
@@ -121,9 +123,10 @@ def _warnings(config: Config, ok: list[dict], base: dict | None) -> list[str]:
 
 
 def _confirmation(confirm: list[dict], best: dict | None, uniform: dict | None, objective: str) -> dict[str, Any]:
-    """Scores over seeds of the confirmed mixtures, and the best's margin over uniform in seed standard errors.
+    """Scores over seeds of the confirmed mixtures, and the recommended one's (``best``) margin over uniform in
+    seed standard errors.
 
-    The best mixture's search trial is left out of its mean: it was picked for scoring high, so it would
+    The recommended mixture's search trial is left out of its mean: its score helped pick it, so it would
     bias the mean upwards (the winner's curse). Uniform's search trial was not picked and counts.
     """
     by_mixture: dict[Mixture, list[dict]] = {}
@@ -146,6 +149,16 @@ def _confirmation(confirm: list[dict], best: dict | None, uniform: dict | None, 
             "in_standard_errors": margin / stderr if stderr > 0 else math.nan,
         }
     return result
+
+
+def _recommended(picks, record: dict[str, Any] | None, objective: str) -> dict[str, Any] | None:
+    """The optimizer's recommendation: its tried pick (with that mixture's best search trial) and, for a
+    model, its pick over the whole simplex; each with the model's predicted score and sd."""
+    if not picks:
+        return None
+    lines = [{"among": pick.among, "mixture": dict(pick.mixture), "predicted": pick.predicted, "sd": pick.sd}
+             for pick in picks]
+    return {**lines[0], "trial": _brief(record, objective), "simplex": lines[1] if len(lines) > 1 else None}
 
 
 def _brief(record: dict[str, Any] | None, objective: str) -> dict[str, Any] | None:
@@ -205,13 +218,31 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
                       "of evaluation, one training seed each.", ""]
             seeds = summary.get("best_vs_uniform_over_seeds")
             if seeds is not None:
-                lines += [f"**Margin over seeds** (confirmation runs; the best's search trial left out, as it was "
-                          f"picked for scoring high): {seeds['margin']:+.4f} ± {seeds['stderr']:.4f} over "
+                lines += [f"**Margin over seeds** (the recommended mixture's confirmation runs against uniform's; "
+                          f"its search trial left out, as its score helped pick it): {seeds['margin']:+.4f} ± {seeds['stderr']:.4f} over "
                           f"{seeds['seeds'][0]} and {seeds['seeds'][1]} seeds: {seeds['in_standard_errors']:+.1f} "
                           "standard errors.", ""]
             else:
                 lines += ["Seed-to-seed spread is not in that figure: set `study.confirm_seeds` (2 or more) to train "
-                          "the best and uniform mixtures again with new seeds and get the margin over seeds.", ""]
+                          "the recommended and uniform mixtures again with new seeds and get the margin over seeds.", ""]
+        recommended = summary.get("recommended")
+        if recommended is not None:
+            mixture = ", ".join(f"{k} {v:.3f}" for k, v in recommended["mixture"].items())
+            trial = recommended["trial"]
+            if recommended["among"] == "observed":
+                lines += [f"**Recommended mixture**: the best observed one (`{config.optimizer.name}` has no model "
+                          "to recommend by).", ""]
+            else:
+                where = f" (trial {trial['id']}, observed {trial['value']:.4f})" if trial else ""
+                lines += [f"**Recommended mixture** (`{config.optimizer.name}`'s model: the highest predicted "
+                          f"{objective} among the tried mixtures, which does not chase one lucky noisy score): "
+                          f"{mixture}{where}; predicted {recommended['predicted']:.4f} ± {recommended['sd']:.4f}.",
+                          ""]
+            anywhere = recommended.get("simplex")
+            if anywhere is not None:
+                mixture = ", ".join(f"{k} {v:.3f}" for k, v in anywhere["mixture"].items())
+                lines += [f"Over every mixture, tried or not, the model's best is {mixture}: predicted "
+                          f"{anywhere['predicted']:.4f} ± {anywhere['sd']:.4f} (untested: train it to check).", ""]
         if "rl_effect" in summary:
             effect = summary["rl_effect"]
             lines += [f"**RL effect** (uniform minus the base policy without RL): In-Score "

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, config_to_dict, dump_toml, load_config
-from .errors import ConfigError, HistoryError
+from .errors import ConfigError, HistoryError, ModomodoError
 from .executors import TrialFailure, attempt_trial, make_executor
 from .ledger import Ledger, write_atomic
 from .mixture import Mixture
-from .optimizers import Observation
+from .optimizers import Observation, Recommendation, best_observed, recommend
 from .plugins import get
 from .trial import TrialJob, TrialResult
 
@@ -217,9 +217,10 @@ class Study:
         return jobs
 
     def _confirmation_jobs(self) -> list[TrialJob]:
-        """``study.confirm_seeds`` more seeds for the best mixture and for uniform, once the search is done."""
+        """``study.confirm_seeds`` more seeds for the recommended mixture (the optimizer model's pick among the
+        tried ones, not the luckiest noisy score) and for uniform, once the search is done."""
         extra = self.config.study.confirm_seeds
-        best = best_record(self.ledger.records(), self.config.study.objective)
+        best = recommendation(self.config, self.ledger.records())[1] if extra else None
         if extra == 0 or best is None:
             return []
         confirmed = [r for r in self.ledger.finished() if r.get("role") == "confirm"]
@@ -267,6 +268,25 @@ class Study:
         })
         self._log(f"trial {job.id} interrupted")
 
+
+
+def recommendation(config: Config, records: list[dict[str, Any]]) -> tuple[list[Recommendation], dict[str, Any] | None]:
+    """What the study's optimizer recommends from its finished search trials (its model's pick among the tried
+    mixtures, then over the simplex; the best observed mixture for a strategy without a model), and the best
+    search trial of the recommended tried mixture."""
+    objective = config.study.objective
+    history = observations(records)
+    if not history:
+        return [], None
+    try:
+        optimizer = get("optimizers", config.optimizer.name)(
+            config.domain_names, objective=objective, seed=config.study.seed, **config.optimizer.options)
+        picks = recommend(optimizer, history, objective)
+    except ModomodoError:
+        picks = [best_observed(history, objective)]
+    trials = [r for r in records if r.get("role") == "search" and r.get("status") == "ok"
+              and Mixture(r["mixture"]) == picks[0].mixture]
+    return picks, max(trials, key=lambda r: (r["scores"][objective], -r["index"]), default=None)
 
 
 def best_record(records: list[dict[str, Any]], objective: str) -> dict[str, Any] | None:

@@ -76,3 +76,18 @@ def test_child_overhead_times_the_same_trial_both_ways(tmp_path, echo_plugin, wr
     assert len(saved["inline_seconds"]) == len(saved["child_seconds"]) == 2
     assert saved["same_scores"] is True  # the echo trainer is deterministic: a child changes nothing
     assert {"overhead_percent", "fork_server_start_seconds", "target_percent"} <= set(saved)
+
+
+def test_optimizer_regret_scores_the_recommendation_and_the_best_observed(tmp_path, monkeypatch):
+    run_script(monkeypatch, "optimizers.py", "--dims", "3", "--families", "quadratic", "--strategies", "random",
+               "quadratic", "--batches", "2", "--seeds", "2", "--budget", "10", "--noise", "0.02", "--protocols",
+               "paper", "--workers", "1", "--results", str(tmp_path), "--cache", str(tmp_path / "cache"))
+
+    summary = json.loads((tmp_path / "optimizers.json").read_text())["summary"]
+    random = summary["quadratic/m=3/batch=2/noise=0.02/paper/random"]
+    quadratic = summary["quadratic/m=3/batch=2/noise=0.02/paper/quadratic"]
+    assert random["median_recommended"] == random["median"]  # no model: it recommends the best observed
+    assert len(quadratic["median_recommended"]) == 10 and quadratic["seeds"] == 2
+    assert all(0 <= r < 0.2 for r in quadratic["median_recommended"])  # true regrets on the paper's scale
+    assert len(list((tmp_path / "cache").iterdir())) == 4  # one cached run per (strategy, seed)
+    assert (tmp_path / "optimizers.png").stat().st_size > 1000

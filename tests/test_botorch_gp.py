@@ -73,11 +73,34 @@ def test_observed_noise_requires_stderr_columns():
         gp(noise="observed").propose(history(6), 1)
 
 
-def test_diagnostics_has_leave_one_out_predictions_per_row():
+@pytest.mark.parametrize("kernel", ["auto", "scheffe-matern", "rbf"])
+def test_diagnostics_has_leave_one_out_predictions_per_row(kernel):
     observed = history(15)
-    report = gp(input_transform="quadratic").diagnostics(observed)
+    report = gp(kernel=kernel).diagnostics(observed)
     assert len(report["loo_predictions"]) == 15
     assert report["r2"] > 0.5 and report["rmse"] < 0.05
+    assert report["model"].startswith("SingleTaskGP, ")
+
+
+def scheffe(w):
+    """A Scheffe quadratic with a synergy (a, b) and a conflict (c, d): not a bowl around one point."""
+    a, b, c, d = w
+    return 0.40 + 0.05 * a + 0.02 * b + 0.04 * c + 0.01 * d + 0.30 * a * b - 0.25 * c * d
+
+
+def test_the_scheffe_kernel_learns_a_known_quadratic_from_few_runs():
+    rng = np.random.default_rng(1)
+    points = np.vstack([np.eye(4), rng.dirichlet(np.ones(4), 12)])  # 16 runs for the quadratic's 10 terms
+    observed = [Observation(Mixture.normalised(zip(DOMAINS, w)), {"out_score": scheffe(w) + rng.normal(0, 0.002)})
+                for w in points]
+    quadratic = gp(kernel="scheffe-matern").diagnostics(observed)
+    assert quadratic["r2"] > 0.95
+    assert quadratic["r2"] > gp(kernel="rbf").diagnostics(observed)["r2"]
+    assert gp(kernel="auto").diagnostics(observed)["model"].startswith("SingleTaskGP, scheffe-matern")
+    anywhere = gp(kernel="scheffe-matern").recommend(observed)[1]
+    grid = rng.dirichlet(np.ones(4), 20000)
+    best = max(scheffe(w) for w in grid)
+    assert scheffe(anywhere.mixture.vector(DOMAINS)) > best - 0.005
 
 
 def test_bad_options_and_histories():

@@ -162,7 +162,23 @@ def test_confirmation_seeds_give_the_margin_over_seeds_without_the_winners_curse
     assert over_seeds["margin"] == pytest.approx(statistics.fmean(fresh) - statistics.fmean(baseline))
     assert over_seeds["stderr"] == pytest.approx(
         math.sqrt(statistics.variance(fresh) / 2 + statistics.variance(baseline) / 3))
-    assert "Margin over seeds" in text and "picked for scoring high" in text
+    assert "Margin over seeds" in text and "its score helped pick it" in text
+    assert summary["recommended"]["among"] == "observed"  # random has no model: the best observed mixture
+
+
+def test_confirmation_trains_the_mixture_the_model_recommends(tmp_path, echo_plugin, write_config):
+    path = write_config(tmp_path, **{"budget = 5": "budget = 8\nconfirm_seeds = 1", 'name = "random"': 'name = "quadratic"',
+                                     'initial = "none"': 'initial = "seed"'})
+    records = run_study(path)
+    text = write_report(tmp_path / "runs/echo").read_text()
+    summary = json.loads((tmp_path / "runs/echo/summary.json").read_text())
+    recommended = summary["recommended"]
+    assert recommended["among"] == "tried" and recommended["sd"] > 0
+    assert recommended["simplex"]["among"] == "simplex"
+    confirmed = {tuple(sorted(r["mixture"].items())) for r in records if r["role"] == "confirm"}
+    uniform = tuple(sorted(summary["uniform"]["mixture"].items()))
+    assert confirmed - {uniform} == {tuple(sorted(recommended["mixture"].items()))}
+    assert "**Recommended mixture** (`quadratic`'s model" in text and "Over every mixture" in text
 
 
 def test_without_confirmation_the_report_says_seed_noise_is_not_counted(tmp_path, echo_plugin, write_config):

@@ -8,6 +8,7 @@ import click
 
 from ..errors import HistoryError, PluginError, UsageError
 from ..history import read_history
+from ..optimizers import recommend as recommend_mixtures
 from ..plugins import get
 
 
@@ -39,7 +40,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--domains", default=None, help="Comma list of the domain weight columns (default: inferred).")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
               help="Optimizer option, e.g. -o initial=seed (repeatable; values parsed as JSON when possible).")
-def command(optimizer_name, history_path, count, objective, seed, domains, options):
+@click.option("--recommend", is_flag=True,
+              help="Print the mixture to bet on now instead of the next ones to try: the model's pick among the "
+                   "tried mixtures, then over the simplex (the best observed one without a model).")
+def command(optimizer_name, history_path, count, objective, seed, domains, options, recommend):
     """Propose the next mixtures from a history of runs; prints one JSON object per line."""
     try:
         factory = get("optimizers", optimizer_name)
@@ -48,6 +52,12 @@ def command(optimizer_name, history_path, count, objective, seed, domains, optio
     domain_list = [d.strip() for d in domains.split(",") if d.strip()] if domains else None
     names, history = read_history(history_path, objective=objective, domains=domain_list)
     optimizer = factory(names, objective=objective, seed=seed, **_parse_options(options))
+    if recommend:
+        for pick in recommend_mixtures(optimizer, history, objective):
+            click.echo(json.dumps({"among": pick.among, "mixture": {name: pick.mixture[name] for name in names},
+                                   "predicted": pick.predicted, "sd": pick.sd}))
+        _print_diagnostics(optimizer, history)
+        return
     try:
         proposals = optimizer.propose(history, count)
     except HistoryError as error:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from botorch.acquisition.analytic import PosteriorMean
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
@@ -23,22 +24,27 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import sample_simplex
+from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from gpytorch.kernels import LinearKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import GammaPrior
 
-from modomodo import HistoryError, Mixture, Observation, UsageError, check_options, get_component, history_arrays
+from modomodo import (HistoryError, Mixture, Observation, Recommendation, UsageError, check_options, get_component,
+                      history_arrays)
 
 DEFAULTS = {
     "initial": "sobol",  # "sobol" | "seed": the design used while the history is short
     "initial_size": None,  # runs before the GP takes over; default m + 1 (sobol) or 2m + 1 (seed)
     "noise": "auto",  # "auto" | "observed" | "inferred": how <objective>_stderr columns are used
-    "input_transform": "none",  # "none" | "quadratic": RBF on [w, w_i w_j] instead of on w
+    "kernel": "auto",  # "auto" | "scheffe-matern" | "rbf": the GP's covariance (docs/optimizers.md)
     "num_restarts": 8,
     "raw_samples": 256,
     "mc_samples": 128,
 }
 CHOICES = {"initial": ("sobol", "seed"), "noise": ("auto", "observed", "inferred"),
-           "input_transform": ("none", "quadratic")}
+           "kernel": ("auto", "scheffe-matern", "rbf")}
+KERNELS = ("scheffe-matern", "rbf")  # what "auto" chooses between, by leave-one-out predictive density
 MINIMUM_TO_FIT = 2
 
 
@@ -99,6 +105,8 @@ class GaussianProcessOptimizer:
         return weights, scores[self.objective], variance
 
     def _model(self, history):
+        """The fitted GP: the ``kernel`` option's, or for ``auto`` the candidate whose exact leave-one-out
+        predictions give the observed scores the highest log density."""
         if len(history) < MINIMUM_TO_FIT:
             raise HistoryError(f"botorch-gp: needs at least {MINIMUM_TO_FIT} scored runs to fit a GP, "
                                f"the history has {len(history)}")
@@ -108,7 +116,12 @@ class GaussianProcessOptimizer:
                                "a GP cannot learn anything from that")
         train_x = torch.tensor(weights, dtype=torch.float64)
         train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
-        outcome = Standardize(m=1)
+        kernels = KERNELS if self.options["kernel"] == "auto" else (self.options["kernel"],)
+        fitted = [self._fit(kernel, train_x, train_y, variance) for kernel in kernels]
+        model = max(fitted, key=lambda candidate: loo_log_density(candidate)) if len(fitted) > 1 else fitted[0]
+        return model, train_x
+
+    def _fit(self, kernel: str, train_x, train_y, variance):
         likelihood = None
         if variance is not None:
             scaled_variance = torch.tensor(variance, dtype=torch.float64) / train_y.std() ** 2
@@ -116,14 +129,18 @@ class GaussianProcessOptimizer:
             # (seed-to-seed spread) that an evaluation stderr does not see.
             likelihood = FixedNoiseGaussianLikelihood(noise=scaled_variance.clamp_min(1e-8),
                                                       learn_additional_noise=self.options["noise"] == "auto")
-        transform = QuadraticFeatures() if self.options["input_transform"] == "quadratic" else None
-        model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=outcome,
-                             input_transform=transform)
+        m = train_x.shape[-1]
+        if kernel == "scheffe-matern":
+            model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
+                                 input_transform=ScheffeFeatures(), covar_module=scheffe_matern_kernel(m))
+        else:
+            model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1))
+        model.kernel_name = kernel
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fit retries and jitter notices; a failed fit still raises
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         model.eval()
-        return model, train_x
+        return model
 
     def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
         history_arrays(history, self.domains)
@@ -152,20 +169,43 @@ class GaussianProcessOptimizer:
         round_off_to_zero = torch.where(candidates < 1e-9, 0.0, candidates)
         return design + [Mixture.normalised(zip(self.domains, row.tolist())) for row in round_off_to_zero]
 
+    def recommend(self, history: Sequence[Observation], over_simplex: bool = True) -> list[Recommendation]:
+        """The posterior mean's maximiser among the tried mixtures (the pick that does not chase one lucky
+        noisy score), then (``over_simplex``) over the whole simplex, each with the model's mean and sd of the
+        score there."""
+        history_arrays(history, self.domains)
+        m = len(self.domains)
+        call_seed = self.seed * 100_003 + len(history)
+        with torch.random.fork_rng(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.manual_seed(call_seed)
+            model, train_x = self._model(history)
+            points = torch.unique(train_x, dim=0)
+            tried = len(points)
+            if over_simplex:
+                ones = torch.ones(m, dtype=torch.float64)
+                best_anywhere, _ = optimize_acqf(
+                    PosteriorMean(model), bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]), q=1,
+                    num_restarts=self.options["num_restarts"], raw_samples=self.options["raw_samples"],
+                    equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
+                points = torch.cat([points, torch.where(best_anywhere < 1e-9, 0.0, best_anywhere)])
+            with torch.no_grad():
+                posterior = model.posterior(points)
+                mean, sd = posterior.mean.squeeze(-1), posterior.variance.squeeze(-1).clamp_min(0).sqrt()
+        pick = int(torch.argmax(mean[:tried]))
+        picks = [(pick, "tried")] + ([(tried, "simplex")] if over_simplex else [])
+        return [Recommendation(mixture=Mixture.normalised(zip(self.domains, points[i].tolist())), among=among,
+                               predicted=float(mean[i]), sd=float(sd[i])) for i, among in picks]
+
     def diagnostics(self, history: Sequence[Observation]) -> dict:
         """Exact leave-one-out predictions at the fitted hyperparameters (Rasmussen & Williams eq. 5.12)."""
         with torch.random.fork_rng():
             torch.manual_seed(self.seed * 100_003 + len(history))
             model, _ = self._model(history)
-        inputs = model.train_inputs[0]
-        with torch.no_grad():
-            prior = model.likelihood(model.forward(inputs), inputs)
-            precision = torch.linalg.inv(prior.covariance_matrix)
-            residual = model.train_targets - prior.mean
-            standardised = model.train_targets - (precision @ residual) / precision.diagonal()
-            loo, _ = model.outcome_transform.untransform(standardised.unsqueeze(-1))
+        mean, _ = leave_one_out(model)
+        loo, _ = model.outcome_transform.untransform(mean.unsqueeze(-1))
         target = np.array([obs.scores[self.objective] for obs in history], dtype=float)
-        predicted = loo.squeeze(-1).numpy()
+        predicted = loo.squeeze(-1).detach().numpy()
         residual = target - predicted
         total = float(np.sum((target - target.mean()) ** 2))
         noise = model.likelihood.noise.detach()
@@ -174,14 +214,43 @@ class GaussianProcessOptimizer:
             "loo_predictions": predicted.tolist(),
             "r2": 1.0 - float(np.sum(residual**2)) / total,
             "rmse": float(np.sqrt(np.mean(residual**2))),
-            "model": f"SingleTaskGP (input transform: {self.options['input_transform']})",
+            "model": f"SingleTaskGP, {model.kernel_name} kernel"
+                     + (" (chosen by leave-one-out)" if self.options["kernel"] == "auto" else ""),
             "noise_sd": float(noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze()),
-            "lengthscales": model.covar_module.lengthscale.detach().squeeze().tolist(),
+            "loo_log_density": float(loo_log_density(model)),
         }
 
 
-class QuadraticFeatures(InputTransform, torch.nn.Module):
-    """Maps w to [w, w_i w_j for i < j], so the RBF kernel sees the Scheffe quadratic's features."""
+def leave_one_out(model):
+    """Exact leave-one-out predictive means and variances of the standardised training targets, noise
+    included, at the fitted hyperparameters (Rasmussen & Williams eqs. 5.10-5.12)."""
+    inputs = model.train_inputs[0]
+    with torch.no_grad():
+        prior = model.likelihood(model.forward(inputs), inputs)
+        precision = torch.linalg.inv(prior.covariance_matrix)
+        residual = model.train_targets - prior.mean
+        variance = 1.0 / precision.diagonal()
+        return model.train_targets - variance * (precision @ residual), variance
+
+
+def loo_log_density(model) -> torch.Tensor:
+    """Sum of log N(y_i; leave-one-out mean, variance): how well the model predicts each run it has not seen."""
+    mean, variance = leave_one_out(model)
+    return torch.distributions.Normal(mean, variance.sqrt()).log_prob(model.train_targets).sum()
+
+
+def scheffe_matern_kernel(m: int):
+    """A Bayesian Scheffe quadratic (a linear kernel on [w, 4 w_i w_j]: independent Gaussian coefficients on
+    every term) plus a Matern-5/2 part on w for what a quadratic misses; marginal likelihood sets their
+    shares. The products are scaled by 4 to span [0, 1] like the weights."""
+    pairs = m * (m - 1) // 2
+    quadratic = LinearKernel(active_dims=list(range(m + pairs)), variance_prior=GammaPrior(2.0, 1.0))
+    matern = get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m)))
+    return quadratic + ScaleKernel(matern, outputscale_prior=GammaPrior(2.0, 4.0))
+
+
+class ScheffeFeatures(InputTransform, torch.nn.Module):
+    """Maps w to [w, 4 w_i w_j for i < j]: the Scheffe quadratic's terms, the first m of them w itself."""
 
     def __init__(self):
         super().__init__()
@@ -191,4 +260,4 @@ class QuadraticFeatures(InputTransform, torch.nn.Module):
 
     def transform(self, X):
         rows, cols = torch.triu_indices(X.shape[-1], X.shape[-1], offset=1)
-        return torch.cat([X, X[..., rows] * X[..., cols]], dim=-1)
+        return torch.cat([X, 4 * X[..., rows] * X[..., cols]], dim=-1)

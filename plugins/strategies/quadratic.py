@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from modomodo import HistoryError, Mixture, Observation, history_arrays
+from modomodo import HistoryError, Mixture, Observation, Recommendation, history_arrays
 
 from .history import rng_for, to_mixture
 
@@ -101,6 +102,19 @@ class QuadSurface:
                 "selected_split_train_r2": train_r2, "selected_split_test_r2": test_r2}
 
 
+class QuadraticFit(NamedTuple):
+    """A ridge fit: the data, the chosen penalty, coefficients (intercept first), leave-one-out predictions,
+    the map from scores to coefficients (``coefficients = solve @ target``) and the mean leave-one-out error."""
+
+    weights: np.ndarray
+    target: np.ndarray
+    ridge: float
+    coefficients: np.ndarray
+    loo: np.ndarray
+    solve: np.ndarray
+    loo_error: float
+
+
 class Quadratic:
     """Scheffe quadratic sum b_i w_i + sum_{i<j} c_ij w_i w_j (no redundant columns on the simplex).
 
@@ -144,12 +158,30 @@ class Quadratic:
             loo = target - (target - hat @ target) / leverage_gap
             error = float(np.mean((target - loo) ** 2))
             if best is None or error < best[0]:
-                best = (error, ridge, solve @ target, loo)
+                best = (error, ridge, solve @ target, loo, solve)
         if best is None:
             raise HistoryError(f"{self.name}: the history's mixtures do not pin down a quadratic "
                                "(every run is needed to fit itself); add runs at other mixtures")
-        _, ridge, coefficients, loo = best
-        return weights, target, ridge, coefficients, loo
+        error, ridge, coefficients, loo, solve = best
+        return QuadraticFit(weights, target, ridge, coefficients, loo, solve, error)
+
+    def recommend(self, history: Sequence[Observation], over_simplex: bool = True) -> list[Recommendation]:
+        """The fitted surface's best tried mixture, then (``over_simplex``) its maximiser on the simplex. The sd
+        is that of the fitted value, a linear smoother of the scores, with the leave-one-out error as the
+        noise variance."""
+        fit = self._fit(history)
+        coefficients = fit.coefficients
+        points = np.unique(fit.weights, axis=0)
+        tried = len(points)
+        if over_simplex:
+            points = np.vstack([points, self.propose(history, 1)[0].vector(self.domains)])
+        features = np.hstack([np.ones((len(points), 1)), self._features(points)])
+        mean = features @ coefficients
+        sd = np.sqrt(fit.loo_error * np.sum((features @ fit.solve) ** 2, axis=1))
+        pick = int(np.argmax(mean[:tried]))
+        picks = [(pick, "tried")] + ([(tried, "simplex")] if over_simplex else [])
+        return [Recommendation(to_mixture(self.domains, points[i]), among, float(mean[i]), float(sd[i]))
+                for i, among in picks]
 
     def _surface(self, coefficients):
         """The fitted quadratic as value-and-gradient; the intercept is dropped (it adds a constant)."""
@@ -167,7 +199,8 @@ class Quadratic:
     def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
         from scipy.optimize import minimize
 
-        weights, _, _, coefficients, _ = self._fit(history)
+        fit = self._fit(history)
+        weights, coefficients = fit.weights, fit.coefficients
         surface = self._surface(coefficients)
         m = len(self.domains)
         rng = rng_for(self.seed, history)
@@ -198,7 +231,8 @@ class Quadratic:
         return [to_mixture(self.domains, point) for point in chosen]
 
     def diagnostics(self, history: Sequence[Observation]) -> dict:
-        _, target, ridge, coefficients, loo = self._fit(history)
+        fit = self._fit(history)
+        target, ridge, coefficients, loo = fit.target, fit.ridge, fit.coefficients, fit.loo
         names = ["intercept", *self.domains] + [f"{self.domains[i]}*{self.domains[j]}" for i, j in self.pairs]
         return {**fit_summary(target, loo), "model": "Scheffe quadratic, ridge toward the mean",
                 "ridge": float(ridge), "coefficients": dict(zip(names, map(float, coefficients)))}

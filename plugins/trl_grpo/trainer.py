@@ -32,7 +32,10 @@ CHECKPOINT_OPTIONS = {"min_pixels", "max_pixels"}
 class TrlGrpoTrainer:
     name = "trl-grpo"
     description = "GRPO with TRL's GRPOTrainer; embedded tiny-qwen2vl or a local Qwen2-VL checkpoint"
-    preload = ("torch", "transformers", "trl", "datasets")
+    # What a trial imports lazily (4.5 s against 2.2 s for a 2-step trial in a fresh process): imported once
+    # by the fork server that starts child trials.
+    preload = ("trl.trainer.grpo_trainer", "transformers.processing_utils", "transformers.image_processing_utils",
+               "transformers.models.qwen2_vl.modeling_qwen2_vl", "datasets")
 
     def launch_command(self, processes: int, config_file: str | None) -> list[str]:
         """``accelerate launch``: one process per device (torchrun underneath; gloo on CPU), each on its own
