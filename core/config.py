@@ -201,6 +201,9 @@ class ExecutorConfig:
                 if value is not None:
                     raise ValueError(f"{key}: {value!r} needs trial_process = \"child\" (a trial in the driver's "
                                      "own process can be neither split nor stopped)")
+        if self.processes > 1 and 0 < self.num_gpus < self.processes:
+            raise ValueError(f"num_gpus: {self.num_gpus:g} GPUs reserved for a trial of {self.processes} processes; "
+                             f"expected at least {self.processes} (one per process) or 0")
         if self.launcher_config is not None and not Path(self.launcher_config).is_file():
             raise ValueError(f"launcher_config: expected an existing file, got {self.launcher_config!r}")
 

@@ -83,6 +83,12 @@ def test_what_needs_a_child_process_is_refused_inline(tmp_path, write_config, ke
         load_config(path)
 
 
+def test_a_multi_process_trial_reserves_a_gpu_per_process(tmp_path, write_config):
+    path = write_config(tmp_path, **{"[optimizer]": CHILD.replace('"child"', '"child"\nprocesses = 4\nnum_gpus = 2')})
+    with pytest.raises(ConfigError, match="executor.num_gpus: 2 GPUs reserved for a trial of 4 processes"):
+        load_config(path)
+
+
 def test_a_missing_launcher_config_is_named(tmp_path, write_config):
     path = write_config(tmp_path, **{"[optimizer]": CHILD.replace('"child"', '"child"\nlauncher_config = "nope.yaml"')})
     with pytest.raises(ConfigError, match="executor.launcher_config: expected an existing file, got 'nope.yaml'"):
