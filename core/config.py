@@ -7,7 +7,9 @@ value and what was expected. Defaults are documented in docs/config.md.
 from __future__ import annotations
 
 import difflib
+import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -41,6 +43,29 @@ def _non_negative(instance, attribute, value):
         raise ValueError(f"{attribute.name}: expected a finite number >= 0, got {value!r}")
 
 
+def _between(low, high):
+    """A whole number in [low, high]: bounds that turn an absurd value into an error at load, not a
+    MemoryError hours into a study."""
+
+    def check(instance, attribute, value):
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{attribute.name}: expected a whole number from {low:,} to {high:,}, got {value!r}")
+
+    return check
+
+
+def _study_name(instance, attribute, value):
+    """The run directory's name: one path component, no surprises in a shell or a TOML file."""
+    if not STUDY_NAME.fullmatch(value):
+        raise ValueError(f"{attribute.name}: expected letters, digits, '.', '_' or '-', not starting with '.' "
+                         f"(it names the folder under output_dir), got {value!r}")
+
+
+STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
+MAX_BATCH = 64  # proposals per round: a joint q-batch of more is hours of acquisition optimisation
+
+
 def _fraction(instance, attribute, value):
     if not 0 <= value <= 1:
         raise ValueError(f"{attribute.name}: expected a number between 0 and 1, got {value!r}")
@@ -48,12 +73,12 @@ def _fraction(instance, attribute, value):
 
 @attrs.frozen(kw_only=True)
 class StudyConfig:
-    name: str
+    name: str = attrs.field(validator=_study_name)
     output_dir: str = "runs"
-    seed: int = 42
-    budget: int = attrs.field(default=12, validator=_positive)
+    seed: int = attrs.field(default=42, validator=_between(0, MAX_SEED))
+    budget: int = attrs.field(default=12, validator=_between(1, 100_000))
     objective: str = "out_score"
-    confirm_seeds: int = attrs.field(default=0, validator=_non_negative)
+    confirm_seeds: int = attrs.field(default=0, validator=_between(0, 1_000))
     evaluate_base: bool = True
 
 
@@ -86,15 +111,15 @@ class LoraConfig:
 class TrainConfig:
     """GRPO settings. Defaults are the paper's (paper.md section 3)."""
 
-    steps: int = attrs.field(default=2000, validator=_positive)
-    num_generations: int = attrs.field(default=6, validator=_positive)
-    batch_size: int = attrs.field(default=12, validator=_positive)
-    gradient_accumulation_steps: int = attrs.field(default=1, validator=_positive)
+    steps: int = attrs.field(default=2000, validator=_between(1, 10_000_000))
+    num_generations: int = attrs.field(default=6, validator=_between(1, 1_024))
+    batch_size: int = attrs.field(default=12, validator=_between(1, 1_000_000))
+    gradient_accumulation_steps: int = attrs.field(default=1, validator=_between(1, 100_000))
     learning_rate: float = attrs.field(default=1e-6, validator=_positive)
     warmup_ratio: float = attrs.field(default=0.1, validator=_fraction)
     beta: float = attrs.field(default=0.04, validator=_non_negative)
     temperature: float = attrs.field(default=1.0, validator=_positive)
-    max_completion_length: int = attrs.field(default=256, validator=_positive)
+    max_completion_length: int = attrs.field(default=256, validator=_between(1, 1_000_000))
     freeze_vision: bool = True
     on_exhausted: Literal["stop", "repeat"] = "stop"
     lora: LoraConfig | None = None
@@ -115,9 +140,9 @@ class EvalConfig:
     """How benchmarks are answered. ``limit`` caps rows per benchmark unless the benchmark sets its own."""
 
     mode: Literal["greedy", "sampled"] = "greedy"
-    samples: int = attrs.field(default=4, validator=_positive)
+    samples: int = attrs.field(default=4, validator=_between(1, 1_024))
     temperature: float = attrs.field(default=1.0, validator=_positive)
-    max_new_tokens: int = attrs.field(default=128, validator=_positive)
+    max_new_tokens: int = attrs.field(default=128, validator=_between(1, 1_000_000))
     batch_size: int = attrs.field(default=32, validator=_positive)
     limit: int | None = attrs.field(default=None, validator=_positive)
     engine: Literal["auto", "hf", "vllm"] = "auto"
@@ -172,7 +197,7 @@ class OptimizerConfig:
     name: str = "botorch-gp"
     initial: Literal["seed", "dirichlet", "none"] = "seed"
     initial_trials: int | None = attrs.field(default=None, validator=_positive)
-    batch: int = attrs.field(default=1, validator=_positive)
+    batch: int = attrs.field(default=1, validator=_between(1, MAX_BATCH))
     options: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -363,11 +388,18 @@ def _cross_checks(config: Config) -> list[str]:
         if abs(total - 1) > SUM_TOLERANCE:
             listed = ", ".join(f"domains.{n}.weight={w}" for n, w in weights.items() if w is not None)
             problems.append(f"domains.*.weight: expected weights summing to 1, they sum to {total:.6g} ({listed})")
-    objectives = {"in_score", "out_score", *config.benchmarks}
-    if config.study.objective not in objectives:
+    groups = {entry.group for entry in config.benchmarks.values()}
+    objectives = {*(f"{group}_score" for group in groups), *config.benchmarks}
+    if config.benchmarks and config.study.objective not in objectives:
         problems.append(
-            f"study.objective: expected one of {', '.join(sorted(objectives))}, got {config.study.objective!r}"
+            f"study.objective: expected one of {', '.join(sorted(objectives))}, "
+            f"got {config.study.objective!r}"
+            + (f" (no benchmark has group = {config.study.objective[:-6]!r})"
+               if config.study.objective in ("in_score", "out_score") else "")
         )
+    for name in config.benchmarks:
+        if name in ("in_score", "out_score") or name.endswith("_stderr"):
+            problems.append(f"benchmarks.{name}: the name is taken by a score column of the ledger; rename it")
     overlap = set(config.domains) & set(config.benchmarks)
     if overlap:
         problems.append(f"benchmarks: names must differ from domain names, both have {', '.join(sorted(overlap))}")
@@ -411,7 +443,7 @@ def dump_toml(data: dict[str, Any]) -> str:
         if isinstance(value, (int, float)):
             return repr(value)
         if isinstance(value, str):
-            return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+            return _toml_string(value)
         if isinstance(value, list):
             return "[" + ", ".join(scalar(v) for v in value) + "]"
         if isinstance(value, dict):
@@ -436,5 +468,13 @@ def _is_table(value: dict) -> bool:
     return bool(value)
 
 
+def _toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, plus DEL, which TOML also wants escaped."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _key(key: str) -> str:
-    return key if key.replace("-", "").replace("_", "").isalnum() else f'"{key}"'
+    return key if BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")

@@ -14,14 +14,32 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import UsageError
+
 FINISHED = ("ok", "failed")
+STATUSES = ("ok", "failed", "interrupted")
 
 
 class Ledger:
-    def __init__(self, path: Path):
+    """``repair=False`` (the report's) reads without touching the file; ``skipped`` lists the lines that were
+    not a trial record (``file:line: why``), which are left out rather than stopping the study."""
+
+    def __init__(self, path: Path, repair: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.repaired_bytes = self._repair()
+        self.skipped: list[str] = []
+        self.repaired_bytes = 0
+        if repair:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.repaired_bytes = self._repair()
+
+    def check_writable(self) -> None:
+        """Fail now, not after a trial has trained, when the ledger cannot be appended to."""
+        try:
+            with open(self.path, "ab"):
+                pass
+        except OSError as error:
+            raise UsageError(f"{self.path}: cannot write the ledger ({error.strerror}); finished trials could "
+                             "not be recorded") from None
 
     def _repair(self) -> int:
         """Drop a partial last line left by a crash mid-append; return how many bytes were dropped."""
@@ -45,16 +63,23 @@ class Ledger:
             os.fsync(handle.fileno())
 
     def lines(self) -> Iterator[dict[str, Any]]:
+        self.skipped = []
         if not self.path.exists():
             return
-        with open(self.path, encoding="utf-8") as handle:
+        with open(self.path, encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
                 try:
-                    yield json.loads(line)
+                    record = json.loads(line)
                 except json.JSONDecodeError as error:
-                    raise ValueError(f"{self.path}:{number}: not a JSON line ({error.msg})") from None
+                    self.skipped.append(f"{self.path}:{number}: not a JSON line ({error.msg})")
+                    continue
+                problem = record_problem(record)
+                if problem:
+                    self.skipped.append(f"{self.path}:{number}: {problem}")
+                    continue
+                yield record
 
     def records(self) -> list[dict[str, Any]]:
         """The latest record of every trial id, in the order trials first appeared."""
@@ -66,6 +91,27 @@ class Ledger:
 
     def finished(self) -> list[dict[str, Any]]:
         return [r for r in self.records() if r.get("status") in FINISHED]
+
+
+def record_problem(record: Any) -> str | None:
+    """Why a parsed line is not a usable trial record, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if not isinstance(record.get("id"), str) or not record["id"]:
+        return "no trial id"
+    if not isinstance(record.get("index", 0), int) or isinstance(record.get("index"), bool):
+        return "its index is not a whole number"
+    if record.get("status") not in STATUSES:
+        return f"status {record.get('status')!r}; expected one of {', '.join(STATUSES)}"
+    if not isinstance(record.get("mixture"), dict) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) for w in record["mixture"].values()):
+        return "no mixture of numeric weights"
+    if record["status"] == "ok":
+        scores = record.get("scores")
+        if not isinstance(scores, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values()):
+            return "a finished trial without numeric scores"
+    return None
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -10,6 +10,8 @@ from .errors import DatasetError
 from .plugins import get
 from .verifiers import CompositeReward, Verifier
 
+REQUIRED_COLUMNS = ("image", "problem", "solution")  # the common row schema (docs/datasets.md)
+
 
 def load_rows(name: str, entry: SourceEntry, seed: int, limit: int | None = None) -> list[Row]:
     """Rows of one domain or benchmark, each tagged with ``domain`` and its ``bbox`` convention."""
@@ -28,6 +30,12 @@ def load_rows(name: str, entry: SourceEntry, seed: int, limit: int | None = None
     rows = list(source.load(request))
     if not rows:
         raise DatasetError(f"{name}: source {entry.source!r} returned no rows for split {entry.split!r}")
+    for index, row in enumerate(rows):
+        missing = [column for column in REQUIRED_COLUMNS if column not in row]
+        if missing:
+            raise DatasetError(f"{name}: row {index} of source {entry.source!r} (split {entry.split!r}) has no "
+                               f"{', '.join(missing)} column; every row needs {', '.join(REQUIRED_COLUMNS)} "
+                               "(image may be None for a text-only row; `columns` maps other names)")
     for row in rows:
         row.setdefault("domain", name)
         row.setdefault("bbox", entry.bbox)

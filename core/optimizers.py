@@ -50,6 +50,27 @@ class ModelBasedOptimizer(MixtureOptimizer, Protocol):
         """Leave-one-out predictions (``loo_predictions``), ``r2``, ``rmse``, ``n`` and ``model``."""
 
 
+def checked_proposals(name: str, proposals: Any, domains: Sequence[str]) -> list[Mixture]:
+    """An optimizer's proposals as mixtures over exactly ``domains``, in their order; a plugin bug (another
+    set of domains, not a mapping, weights off the simplex) is a PluginError naming the optimizer's plugin."""
+    from .errors import PluginError
+    from .mixture import MixtureError
+    from .plugins import plugin_of
+
+    checked = []
+    for proposal in proposals:
+        if not isinstance(proposal, Mapping) or set(proposal) != set(domains):
+            got = ", ".join(sorted(map(str, proposal))) if isinstance(proposal, Mapping) else type(proposal).__name__
+            raise PluginError(f"optimizer {name!r} (plugin {plugin_of('optimizers', name)!r}) proposed a mixture over "
+                              f"{got or 'nothing'}; expected one over exactly {', '.join(domains)}")
+        try:
+            checked.append(Mixture.normalised([(d, proposal[d]) for d in domains]))
+        except MixtureError as error:
+            raise PluginError(f"optimizer {name!r} (plugin {plugin_of('optimizers', name)!r}) proposed an invalid "
+                              f"mixture: {error}") from None
+    return checked
+
+
 def best_observed(history: Sequence[Observation], objective: str) -> Recommendation:
     """The tried mixture with the best mean observed ``objective`` (replicates averaged; ties: first tried)."""
     runs: dict[Mixture, list[float]] = {}

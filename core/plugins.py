@@ -201,6 +201,11 @@ def get(kind: str, name: str) -> Any:
     return registries()[kind].get(name)
 
 
+def plugin_of(kind: str, name: str) -> str:
+    """The plugin that registered component ``name`` of ``kind``."""
+    return registries()[kind].plugin_of(name)
+
+
 def plugin_listing() -> list[dict[str, Any]]:
     """Name, version, implemented hooks and registered components of every loaded plugin."""
     regs = registries()

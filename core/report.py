@@ -192,8 +192,10 @@ def write_report(run_dir: str | Path) -> Path:
     if not resolved.exists():
         raise UsageError(f"{run_dir}: not a study run directory (no config.resolved.toml)")
     config = load_config(resolved)
-    records = Ledger(run_dir / "trials.jsonl").records()
+    ledger = Ledger(run_dir / "trials.jsonl", repair=False)  # a report never changes the ledger
+    records = ledger.records()
     summary = summarise(run_dir, config, records)
+    summary["warnings"] += [f"skipped a ledger line that is not a trial record: {line}" for line in ledger.skipped]
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
     plots = _plots(run_dir, config, records, summary)
     write_atomic(run_dir / "report.md", _markdown(config, records, summary, plots))

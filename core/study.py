@@ -8,19 +8,22 @@ trials are never run again; an interrupted one is run again from scratch.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
+import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from .config import Config, config_to_dict, dump_toml, load_config
-from .errors import ConfigError, HistoryError, ModomodoError
+from .errors import ConfigError, HistoryError, ModomodoError, UsageError
 from .executors import TrialFailure, attempt_trial, make_executor
 from .ledger import Ledger, write_atomic
 from .mixture import Mixture
-from .optimizers import Observation, Recommendation, best_observed, recommend
+from .optimizers import Observation, Recommendation, best_observed, checked_proposals, recommend
 from .plugins import get
+from .preflight import preflight
+from .run_lock import RunLock
 from .trial import TrialJob, TrialResult
 
 # Sections that, when changed, make earlier trials incomparable with new ones.
@@ -55,27 +58,81 @@ def observations(records: list[dict[str, Any]]) -> list[Observation]:
     ]
 
 
+def ledger_settings(config: Config) -> dict[str, Any]:
+    """The settings that make two trials comparable: the ledger-defining sections and study keys."""
+    data = config_to_dict(config)
+    settings = {section: data.get(section) for section in LEDGER_DEFINING}
+    settings["study"] = {key: data["study"].get(key) for key in LEDGER_DEFINING_STUDY_KEYS}
+    return settings
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """A short hash of the ledger-defining settings, written on every ledger line."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def changed_keys(earlier: Any, now: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ: ``train.learning_rate: 0.001 -> 0.0005``."""
+    if isinstance(earlier, dict) and isinstance(now, dict):
+        return [line for key in sorted(set(earlier) | set(now), key=str)
+                for line in changed_keys(earlier.get(key), now.get(key), f"{prefix}.{key}" if prefix else str(key))]
+    if earlier == now:
+        return []
+    if earlier is None or now is None:
+        return [f"{prefix}: {'added' if earlier is None else 'removed'}"]
+    return [f"{prefix}: {earlier!r} -> {now!r}"]
+
+
 class Study:
     def __init__(self, config: Config, config_path: str | Path, restart: bool = False, view=None):
         self.config = config
         self.config_path = Path(config_path)
         self.run_dir = run_dir_of(config)
         self.view = view
-        self._prepare(restart)
-        self.ledger = Ledger(self.run_dir / "trials.jsonl")
+        problems = preflight(config)
+        if not config.benchmarks:
+            problems.append("benchmarks: a study scores every trial on its benchmarks; expected at least one "
+                            "[benchmarks.NAME] table")
+        if problems:
+            raise ConfigError("\n".join(f"{self.config_path}: {problem}" for problem in problems))
+        self.settings = ledger_settings(config)
+        self.settings_hash = settings_hash(self.settings)
+        self.lock = RunLock(self.run_dir)
+        self.lock.acquire()
+        try:
+            self._prepare(restart)
+            self.ledger = Ledger(self.run_dir / "trials.jsonl")
+            self.ledger.check_writable()
+            self._refuse_other_settings_in_ledger()
+            for line in self.ledger.skipped:
+                self._say(f"[yellow]Skipped a ledger line that is not a trial record: {line}[/yellow]")
+        except BaseException:
+            self.lock.release()
+            raise
         self.log_path = self.run_dir / "run.log"
         self._proposers: dict[str, str] = {}
+        self._fallbacks: dict[str, str] = {}
+
+    def close(self) -> None:
+        """Release the study's lock (``run`` does it when it ends)."""
+        self.lock.release()
 
     # -- run directory -------------------------------------------------------------------------
     def _prepare(self, restart: bool) -> None:
         resolved = self.run_dir / "config.resolved.toml"
-        if resolved.exists() and restart:
+        if restart and self.run_dir.exists():
             moved = self.run_dir.with_name(f"{self.run_dir.name}.old-{dt.datetime.now():%Y%m%d-%H%M%S}")
             self.run_dir.rename(moved)
             self._say(f"--restart: the earlier run was moved to {moved}")
         elif resolved.exists():
             self._refuse_if_incompatible(resolved)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        probe = self.run_dir / ".writable"
+        try:
+            probe.write_text("")
+            probe.unlink()
+        except OSError as error:
+            raise UsageError(f"{self.run_dir}: cannot write in the run directory ({error.strerror})") from None
         data = config_to_dict(self.config)
         header = "# Resolved config: every default filled in.\n" + "".join(
             f"# {package} {version}\n" for package, version in versions().items()
@@ -83,15 +140,29 @@ class Study:
         write_atomic(resolved, header + dump_toml(data))
 
     def _refuse_if_incompatible(self, resolved: Path) -> None:
-        earlier = config_to_dict(load_config(resolved))
-        now = config_to_dict(self.config)
-        changed = [key for key in LEDGER_DEFINING if earlier.get(key) != now.get(key)]
-        changed += [f"study.{key}" for key in LEDGER_DEFINING_STUDY_KEYS if earlier["study"].get(key) != now["study"].get(key)]
+        try:
+            earlier = ledger_settings(load_config(resolved))
+        except ConfigError as error:
+            raise ConfigError(f"{resolved}: the study's recorded settings cannot be read ({error}); "
+                              "pass --restart to start afresh (the old run directory is kept, renamed)") from None
+        changed = changed_keys(earlier, self.settings)
         if changed:
             raise ConfigError(
-                f"{self.config_path}: {', '.join(changed)} changed since the study in {self.run_dir} was started, "
-                "so its finished trials are not comparable with new ones. Use another study.name, restore the "
-                "old settings, or pass --restart (the old run directory is kept, renamed)."
+                f"{self.config_path}: settings changed since the study in {self.run_dir} was started, so its "
+                f"finished trials are not comparable with new ones: {'; '.join(changed)}. Use another study.name, "
+                "restore the old settings, or pass --restart (the old run directory is kept, renamed)."
+            )
+
+    def _refuse_other_settings_in_ledger(self) -> None:
+        """The ledger's own record of comparability, which survives a deleted config.resolved.toml."""
+        other = sorted({r["settings"] for r in self.ledger.records() if r.get("settings", self.settings_hash)
+                        != self.settings_hash})
+        if other:
+            raise ConfigError(
+                f"{self.config_path}: the ledger {self.ledger.path} holds trials run with other ledger-defining "
+                f"settings (hash {', '.join(other)}; this config's is {self.settings_hash}: domains, benchmarks, "
+                "model, train, eval, study.objective or study.seed differ); restore them, use another study.name, "
+                "or pass --restart"
             )
 
     def _say(self, message: str) -> None:
@@ -104,6 +175,12 @@ class Study:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
+        try:
+            return self._run()
+        finally:
+            self.close()
+
+    def _run(self) -> list[dict[str, Any]]:
         executor = make_executor(self.config)
         try:
             if self.config.study.evaluate_base and not any(r["id"] == "base" and r["status"] == "ok" for r in self.ledger.records()):
@@ -171,6 +248,7 @@ class Study:
         uniform = Mixture.uniform(domains)
         history = observations(self.ledger.records())
         proposals: list[tuple[Mixture, str]] = []
+        self._fallback = None
         if not any(Mixture(r["mixture"]) == uniform for r in done):
             proposals.append((uniform, "uniform"))
         initial_strategy, initial_count = self._initial_plan()
@@ -182,7 +260,12 @@ class Study:
             else:
                 name = self.config.optimizer.name
             proposals += [(m, name) for m in self._propose(name, history, want, len(done))]
-        return self._jobs(proposals[:remaining], "search")
+        jobs = self._jobs(proposals[:remaining], "search")
+        if self._fallback:
+            for job in jobs:
+                if self._proposers[job.id] != "uniform":
+                    self._proposers[job.id], self._fallbacks[job.id] = "random", self._fallback
+        return jobs
 
     def _propose(self, name: str, history: list[Observation], n: int, round_index: int) -> list[Mixture]:
         domains = self.config.domain_names
@@ -193,8 +276,9 @@ class Study:
             proposals = get("optimizers", name)(domains, objective=objective, seed=seed, **options).propose(history, n)
         except HistoryError as error:
             self._say(f"[yellow]{name} cannot propose yet ({error}); using random mixtures this round[/yellow]")
+            self._fallback = f"{name} could not propose: {error}"
             proposals = get("optimizers", "random")(domains, objective=objective, seed=seed).propose(history, n)
-        return [Mixture.normalised([(d, p.get(d, 0.0)) for d in domains]) for p in proposals]
+        return checked_proposals(name, proposals, domains)
 
     def _jobs(self, proposals: list[tuple[Mixture, str]], role: str) -> list[TrialJob]:
         """Number the trials after the finished ones; a mixture already run gets the next seed."""
@@ -240,7 +324,10 @@ class Study:
             "mixture": dict(job.mixture),
             "seed": job.seed,
             "finished_at": _now(),
+            "settings": self.settings_hash,
         }
+        if job.id in self._fallbacks:
+            record["fallback"] = self._fallbacks[job.id]
         if isinstance(outcome, TrialFailure):
             record.update(status="failed", error=outcome.error, attempts=outcome.attempts)
             self._log(f"trial {job.id} failed: {outcome.error}")
@@ -265,6 +352,7 @@ class Study:
         self.ledger.append({
             "id": job.id, "index": job.index, "role": job.role, "proposer": self._proposers.get(job.id, job.role),
             "mixture": dict(job.mixture), "seed": job.seed, "status": "interrupted", "finished_at": _now(),
+            "settings": self.settings_hash,
         })
         self._log(f"trial {job.id} interrupted")
 

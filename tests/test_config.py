@@ -66,7 +66,7 @@ BAD_CONFIGS = {
     "batch not a multiple of generations": (VALID + "[train]\nbatch_size = 7\n",
                                             "train.batch_size: expected a multiple of num_generations (6), got 7"),
     "unknown objective": (with_lines("[study]", 'objective = "geometry"'),
-                          "study.objective: expected one of geo, in_score, out_score, got 'geometry'"),
+                          "study.objective: expected one of geo, out_score, got 'geometry'"),
     "path and embedded": (VALID + '[model]\npath = "/models/qwen"\nembedded = "tiny-qwen2vl"\n',
                           "model.path: give either 'embedded' or 'path', not both"),
     "invalid TOML": ('[study\nname = "x"\n', "invalid TOML: Expected ']' at the end of a table declaration (at line 1"),

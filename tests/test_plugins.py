@@ -96,6 +96,7 @@ def test_check_runs_a_study_config_on_the_installed_example(run_modomodo, exampl
     config.write_text(textwrap.dedent("""
         [study]
         name = "odd"
+        objective = "in_score"
 
         [domains.odd]
         source = "odd-one-out"

@@ -63,7 +63,7 @@ def test_same_seed_same_study(tmp_path, echo_plugin, write_config):
 def test_a_changed_config_is_refused_unless_restarted(tmp_path, echo_plugin, write_config):
     run_study(write_config(tmp_path))
     changed = write_config(tmp_path, **{'[benchmarks.out-b]': '[benchmarks.out-c]'})
-    with pytest.raises(ConfigError, match="benchmarks changed"):
+    with pytest.raises(ConfigError, match="benchmarks.out-b: removed; benchmarks.out-c: added"):
         Study(load_config(changed), changed)
     restarted = Study(load_config(changed), changed, restart=True)
     assert restarted.ledger.records() == []
@@ -82,7 +82,7 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, echo_plugin
 
 def test_partial_last_line_is_dropped_on_open(tmp_path):
     ledger = Ledger(tmp_path / "trials.jsonl")
-    ledger.append({"id": "0001", "index": 1, "status": "ok"})
+    ledger.append({"id": "0001", "index": 1, "status": "failed", "mixture": {"a": 1.0}})
     with open(ledger.path, "a") as handle:
         handle.write('{"id": "0002", "ind')
     reopened = Ledger(tmp_path / "trials.jsonl")

@@ -19,9 +19,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import BenchmarkConfig, Config, DomainConfig, load_config
-from ..errors import ModomodoError, PluginError
+from ..errors import ModomodoError
 from ..loading import benchmark_metric, domain_reward, load_rows
 from ..plugins import get
+from ..preflight import preflight
 
 REFERENCE_THINK = "<think>reference</think>"
 ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
@@ -66,7 +67,7 @@ def command(config_path, limit):
     config = load_config(config_path)
     console.print(f"[green]ok[/green] {config_path}: valid config, {len(config.domains)} domains, "
                   f"{len(config.benchmarks)} benchmarks")
-    failures = _missing_components(config)
+    failures = preflight(config)
     for failure in failures:
         console.print(f"[red]failed[/red] {escape(failure)}", highlight=False, soft_wrap=True)
     reports = []
@@ -82,24 +83,6 @@ def command(config_path, limit):
     if failures or not all(report.ok for report in reports):
         raise SystemExit(1)
     console.print("[green]ok[/green] every reference earned full reward and every corrupted answer less")
-
-
-def _missing_components(config: Config) -> list[str]:
-    wanted = [("trainers", config.model.trainer), ("optimizers", config.optimizer.name)]
-    for entries in (config.domains, config.benchmarks):
-        for entry in entries.values():
-            wanted.append(("datasets", entry.source))
-            verifiers = entry.verifier if isinstance(entry.verifier, list) else [entry.verifier]
-            wanted.extend(("verifiers", v) for v in verifiers)
-            if entry.format != "none":
-                wanted.append(("verifiers", entry.format))
-    failures = []
-    for kind, name in dict.fromkeys(wanted):
-        try:
-            get(kind, name)
-        except PluginError as error:
-            failures.append(str(error))
-    return failures
 
 
 def dry_run(config: Config, role: str, name: str, entry: DomainConfig | BenchmarkConfig,

@@ -3,6 +3,7 @@
 import click
 
 from ..config import load_config
+from ..errors import TrialError
 from ..live import StudyView
 from ..report import write_report
 from ..study import Study
@@ -21,8 +22,13 @@ def command(config_path, restart):
             view.say(f"Resuming {study.run_dir}: {len(earlier)} finished trial(s) read from the ledger.")
             view.resumed(earlier)
         try:
-            study.run()
+            records = study.run()
         finally:
             if study.ledger.finished():
                 report = write_report(study.run_dir)
                 view.say(f"Report: {report}")
+    trials = [r for r in records if r.get("role") in ("search", "confirm")]
+    if trials and all(r.get("status") == "failed" for r in trials):
+        first = trials[0]
+        raise TrialError(f"every trial failed; the first, {first['id']}: {first.get('error')} "
+                         f"(traceback: {study.run_dir / 'trials' / first['id'] / 'error.log'})")

@@ -8,6 +8,7 @@ import click
 
 from ..errors import HistoryError, PluginError, UsageError
 from ..history import read_history
+from ..optimizers import checked_proposals
 from ..optimizers import recommend as recommend_mixtures
 from ..plugins import get
 
@@ -62,7 +63,7 @@ def command(optimizer_name, history_path, count, objective, seed, domains, optio
         proposals = optimizer.propose(history, count)
     except HistoryError as error:
         raise HistoryError(f"{history_path}: {error}") from None
-    for mixture in proposals:
+    for mixture in checked_proposals(optimizer_name, proposals, names):
         click.echo(json.dumps({name: mixture[name] for name in names}))
     _print_diagnostics(optimizer, history)
 

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 import os
 import sys
@@ -46,20 +48,35 @@ class TrlGrpoTrainer:
             return [*command, "--config_file", config_file]
         return [*command, "--multi_gpu", "--dynamo_backend", "no"]
 
+    def check_config(self, config: Any) -> list[str]:
+        """What would fail every trial, found before the first one: the model's keys, ``train.options`` that
+        GRPOConfig does not take (or that modomodo sets itself), an update that cannot be split."""
+        problems = model_problems(config.model)
+        from trl import GRPOConfig
+
+        fields = {field.name for field in dataclasses.fields(GRPOConfig)}
+        for key in config.train.options:
+            if key in SET_BY_MODOMODO:
+                problems.append(f"train.options.{key}: set by modomodo from {SET_BY_MODOMODO[key]}; set that instead")
+            elif key not in fields:
+                close = difflib.get_close_matches(key, sorted(fields), n=1)
+                problems.append(f"train.options.{key}: not a GRPOConfig setting of TRL {_trl_version()}"
+                                + (f"; did you mean {close[0]!r}?" if close else ""))
+        parts = config.executor.processes * config.train.gradient_accumulation_steps
+        if config.train.batch_size % parts:
+            problems.append(f"train.batch_size: {config.train.batch_size} completions an update cannot be split over "
+                            f"executor.processes = {config.executor.processes} x gradient_accumulation_steps = "
+                            f"{config.train.gradient_accumulation_steps}; expected a multiple of {parts}")
+        return problems
+
     def base_policy(self, model: Any, workdir: Path, progress=None) -> Policy:
         """The shipped embedded base (``model.embedded``) or the checkpoint at ``model.path``."""
-        unknown = sorted(set(model.options) - CHECKPOINT_OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"model.options: unknown key(s) {', '.join(unknown)}; expected some of "
-                f"{', '.join(sorted(CHECKPOINT_OPTIONS))} (the embedded base is pre-built: "
-                "`modomodo build-base` makes another, which model.path then loads)"
-            )
+        problems = model_problems(model)
+        if problems:
+            raise ConfigError("; ".join(problems))
         if model.embedded is not None:
             from .base_model import shipped_base
 
-            if model.embedded != "tiny-qwen2vl":
-                raise ConfigError(f"model.embedded: expected 'tiny-qwen2vl', got {model.embedded!r}")
             _one_thread_unless_asked()
             return load_policy(shipped_base(), model)
         return load_policy(model.path, model)
@@ -93,6 +110,40 @@ class TrlGrpoTrainer:
         if choose_engine(request.engine, policy.model.device.type) == "vllm":
             return generate_with_vllm(policy, rows, request)
         return generate_answers(policy, rows, request)
+
+
+# GRPOConfig settings modomodo derives from its own config: given again in train.options they would clash.
+SET_BY_MODOMODO = {
+    "output_dir": "the trial's folder", "max_steps": "train.steps", "per_device_train_batch_size": "train.batch_size",
+    "gradient_accumulation_steps": "train.gradient_accumulation_steps", "num_generations": "train.num_generations",
+    "learning_rate": "train.learning_rate", "warmup_steps": "train.warmup_ratio", "beta": "train.beta",
+    "temperature": "train.temperature", "max_completion_length": "train.max_completion_length",
+    "seed": "the trial seed", "logging_steps": "train.logging_steps", "report_to": "train.report_to",
+    "use_cpu": "model.device", "bf16": "model.dtype", "shuffle_dataset": "the mixture's draw order",
+    "lr_scheduler_type": "modomodo (linear)", "save_strategy": "train.save_checkpoint",
+    "activation_checkpointing": "modomodo (off)", "remove_unused_columns": "modomodo", "disable_tqdm": "modomodo",
+}
+
+
+def model_problems(model: Any) -> list[str]:
+    """``[model]`` keys this trainer cannot use: unknown options, another embedded model, a missing checkpoint."""
+    problems = []
+    unknown = sorted(set(model.options) - CHECKPOINT_OPTIONS)
+    if unknown:
+        problems.append(f"model.options: unknown key(s) {', '.join(unknown)}; expected some of "
+                        f"{', '.join(sorted(CHECKPOINT_OPTIONS))} (the embedded base is pre-built: "
+                        "`modomodo build-base` makes another, which model.path then loads)")
+    if model.embedded is not None and model.embedded != "tiny-qwen2vl":
+        problems.append(f"model.embedded: expected 'tiny-qwen2vl', got {model.embedded!r}")
+    if model.path is not None and not (Path(model.path).expanduser() / "config.json").is_file():
+        problems.append(f"model.path: {model.path} is not a model directory (no config.json in it)")
+    return problems
+
+
+def _trl_version() -> str:
+    from importlib.metadata import version
+
+    return version("trl")
 
 
 def _one_thread_unless_asked() -> None:
