@@ -21,8 +21,9 @@ STATUSES = ("ok", "failed", "interrupted")
 
 
 class Ledger:
-    """``repair=False`` (the report's) reads without touching the file; ``skipped`` lists the lines that were
-    not a trial record (``file:line: why``), which are left out rather than stopping the study."""
+    """The writer's ledger (``repair=True``) is checked writable and repaired when opened; ``repair=False``
+    (the report's) reads without touching the file. ``skipped`` lists the lines that were not a trial record
+    (``file:line: why``), which are left out rather than stopping the study."""
 
     def __init__(self, path: Path, repair: bool = True):
         self.path = Path(path)
@@ -30,6 +31,7 @@ class Ledger:
         self.repaired_bytes = 0
         if repair:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.check_writable()
             self.repaired_bytes = self._repair()
 
     def check_writable(self) -> None:

@@ -102,7 +102,6 @@ class Study:
         try:
             self._prepare(restart)
             self.ledger = Ledger(self.run_dir / "trials.jsonl")
-            self.ledger.check_writable()
             self._refuse_other_settings_in_ledger()
             for line in self.ledger.skipped:
                 self._say(f"[yellow]Skipped a ledger line that is not a trial record: {line}[/yellow]")

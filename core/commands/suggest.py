@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..config import MAX_BATCH
 from ..errors import HistoryError, PluginError, UsageError
 from ..history import read_history
 from ..optimizers import checked_proposals
@@ -35,7 +36,8 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--optimizer", "optimizer_name", required=True, help="Strategy name, e.g. botorch-gp, quadratic, seed.")
 @click.option("--history", "history_path", required=True, type=click.Path(dir_okay=False),
               help="CSV or JSONL: one column per domain weight plus score columns.")
-@click.option("--n", "count", default=1, show_default=True, type=click.IntRange(min=1), help="Mixtures to propose.")
+@click.option("--n", "count", default=1, show_default=True, type=click.IntRange(min=1, max=MAX_BATCH),
+              help="Mixtures to propose.")
 @click.option("--objective", default="out_score", show_default=True, help="Score column to maximise.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--domains", default=None, help="Comma list of the domain weight columns (default: inferred).")

@@ -44,8 +44,11 @@ DEFAULTS = {
 }
 CHOICES = {"initial": ("sobol", "seed"), "noise": ("auto", "observed", "inferred"),
            "kernel": ("auto", "scheffe-matern", "rbf")}
+BOUNDS = {"initial_size": (0, 10_000), "num_restarts": (1, 256), "raw_samples": (1, 65_536),
+          "mc_samples": (1, 65_536)}  # beyond these a proposal takes hours or exhausts memory
 KERNELS = ("scheffe-matern", "rbf")  # what "auto" chooses between, by leave-one-out predictive density
 MINIMUM_TO_FIT = 2
+MAX_PROPOSALS = 64
 
 
 class GaussianProcessOptimizer:
@@ -66,9 +69,13 @@ class GaussianProcessOptimizer:
             if chosen[key] not in allowed:
                 raise UsageError(f"optimizer {cls.name!r}: option {key} = {chosen[key]!r}; expected one of "
                                  f"{', '.join(allowed)}")
-        size = chosen["initial_size"]
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise UsageError(f"optimizer {cls.name!r}: option initial_size = {size!r}; expected a whole number >= 0")
+        for key, (low, high) in BOUNDS.items():
+            value = chosen[key]
+            if value is None and key == "initial_size":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise UsageError(f"optimizer {cls.name!r}: option {key} = {value!r}; expected a whole number from "
+                                 f"{low} to {high}")
         return cls(domains, objective, seed, chosen)
 
     # ---- the initial design ------------------------------------------------------------------------
@@ -143,6 +150,9 @@ class GaussianProcessOptimizer:
         return model
 
     def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
+        if not 1 <= n <= MAX_PROPOSALS:
+            raise UsageError(f"optimizer {self.name!r}: {n} proposals at once; expected 1 to {MAX_PROPOSALS} (one "
+                             "joint q-batch of more takes hours to optimise)")
         history_arrays(history, self.domains)
         wanted = n if len(history) < MINIMUM_TO_FIT else min(n, self.initial_size - len(history))
         design = self._design(history, wanted)
