@@ -23,7 +23,11 @@ COLOURS = {
     "blue": (40, 80, 220),
     "yellow": (230, 200, 30),
 }
-IMAGE_SIZE = 64
+# As the embedded testbed draws (docs/testbed.md): 84 px, the grey that Qwen2-VL's processor maps to zero,
+# every disc inside one 28 px cell (one visual token of the embedded model), the four in the corner cells.
+IMAGE_SIZE = 84
+CELL = 28
+BACKGROUND = (123, 117, 104)
 PROBLEM = (
     "The image shows four discs in a 2x2 grid: A top left, B top right, C bottom left, D bottom right. "
     "Three discs share a colour. Which disc is the odd one out? "
@@ -36,13 +40,12 @@ def draw_row(rng: random.Random) -> Row:
     """One example: an image, its question and the reference answer."""
     common, odd = rng.sample(sorted(COLOURS), 2)
     odd_position = rng.randrange(len(LETTERS))
-    image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), "white")
+    image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    cell = IMAGE_SIZE // 2
     for position in range(len(LETTERS)):
-        left, top = (position % 2) * cell + 6, (position // 2) * cell + 6
+        left, top = (position % 2) * 2 * CELL + 4, (position // 2) * 2 * CELL + 4
         colour = COLOURS[odd if position == odd_position else common]
-        draw.ellipse((left, top, left + cell - 12, top + cell - 12), fill=colour)
+        draw.ellipse((left, top, left + CELL - 8, top + CELL - 8), fill=colour)
     return {"image": image, "problem": PROBLEM, "solution": f"<answer>{LETTERS[odd_position]}</answer>"}
 
 
