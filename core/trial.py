@@ -20,6 +20,9 @@ from .scoring import BenchmarkScore, aggregate, score_benchmark
 from .trainers import DomainData, GenerateRequest, ProgressCallback, TrainOutcome, TrainRequest
 
 
+SHOWN_ANSWERS = 5  # answers kept per benchmark in each trial's answers.json
+
+
 @attrs.frozen
 class TrialJob:
     """A trial the study wants run: ``role`` is "search", "confirm" or "base" (the base's evaluation)."""
@@ -84,11 +87,14 @@ def generate_request(config: Config, seed: int) -> GenerateRequest:
     )
 
 
-def evaluate(config: Config, policy: Any, seed: int, progress: ProgressCallback | None = None):
+def evaluate(config: Config, policy: Any, seed: int, progress: ProgressCallback | None = None,
+             answers: dict[str, list[dict[str, Any]]] | None = None):
     """Answer every benchmark with ``policy`` and score it; returns (scores, per-example scores).
 
     Benchmarks are loaded with the study seed, not the trial seed, so every trial is
-    scored on the same examples and trials can be compared pair-wise.
+    scored on the same examples and trials can be compared pair-wise. ``answers``, when given, receives
+    the first ``SHOWN_ANSWERS`` examples of each benchmark: question, reference, what the model answered
+    and its score, so that a user can see what a score means.
     """
     trainer = get("trainers", config.model.trainer)
     request = generate_request(config, seed)
@@ -102,6 +108,9 @@ def evaluate(config: Config, policy: Any, seed: int, progress: ProgressCallback 
             for answers, row in zip(completions, rows)
         ]
         per_example[name] = values
+        if answers is not None:
+            answers[name] = [{"problem": row["problem"], "solution": row["solution"], "answers": list(given),
+                              "score": value} for row, given, value in zip(rows, completions, values)][:SHOWN_ANSWERS]
         scores.append(score_benchmark(name, entry.group, values))
         if progress is not None:
             progress("evaluate", index + 1, len(config.benchmarks))
@@ -176,8 +185,10 @@ def score_policy(
     progress: ProgressCallback | None = None,
 ) -> TrialResult:
     """Evaluate ``policy`` into a trial's result and keep its per-example scores in ``workdir``."""
-    scores, per_example = evaluate(config, policy, seed, progress)
+    answers: dict[str, list[dict[str, Any]]] = {}
+    scores, per_example = evaluate(config, policy, seed, progress, answers)
     (workdir / "per_example.json").write_text(json.dumps(per_example))
+    (workdir / "answers.json").write_text(json.dumps(answers, indent=1, ensure_ascii=False))
     return TrialResult(
         mixture=mixture,
         seed=seed,

@@ -64,3 +64,30 @@ def test_bad_row_json_is_a_usage_error():
         result = reward("--verifier", "exact", "--solution", "B", "--row", bad, "B")
         assert result.exit_code == 2
         assert "--row" in result.output and "Traceback" not in result.output
+
+
+def test_a_long_completion_comes_from_standard_input():
+    long = "<think>" + "x" * 200_000 + "</think><answer>B</answer>"  # beyond the OS limit on one argument
+    result = CliRunner().invoke(cli, ["reward", "--verifier", "choice", "--solution", "<answer>B</answer>", "-"],
+                                input=long)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total"] == 3.0
+
+
+def test_many_cases_from_a_jsonl_file(tmp_path):
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        json.dumps({"completion": "<think>.</think><answer>B</answer>", "solution": "<answer>B</answer>"}) + "\n\n"
+        + json.dumps({"completion": "<answer>C</answer>", "solution": "<answer>B</answer>"}) + "\n")
+    result = reward("--verifier", "choice", "--cases", str(cases))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(line["case"], line["total"]) for line in lines] == [(1, 3.0), (3, 0.0)]
+
+
+def test_a_bad_case_line_is_named(tmp_path):
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"completion": "<answer>B</answer>"}\n')
+    result = reward("--verifier", "choice", "--cases", str(cases))
+    assert result.exit_code == 2
+    assert f"{cases}:1: expected an object with string 'completion' and 'solution'" in result.output

@@ -274,3 +274,25 @@ def test_the_random_fallback_is_recorded_in_the_ledger(tmp_path, echo_plugin, wr
     assert fallback and all(r["proposer"] == "random" for r in fallback)
     assert "quadratic could not propose" in fallback[0]["fallback"]
     assert Observation  # the public type optimizers receive
+
+
+def test_every_trial_keeps_what_the_model_answered(tmp_path, echo_plugin, write_config):
+    run_study(write_config(tmp_path, **{"budget = 5": "budget = 1"}))
+    answers = json.loads((tmp_path / "runs/echo/trials/0001/answers.json").read_text())
+    assert set(answers) == {"in-a", "out-b"}
+    first = answers["in-a"][0]
+    assert len(answers["in-a"]) == 5 and set(first) == {"problem", "solution", "answers", "score"}
+    assert first["problem"] == "a-test-0" and first["answers"][0].startswith("<answer>")
+
+
+def test_train_shows_some_answers(tmp_path, echo_plugin, write_config):
+    from click.testing import CliRunner
+
+    from modomodo.cli import _add_commands, cli
+
+    _add_commands()
+    config = write_config(tmp_path)
+    result = CliRunner().invoke(cli, ["train", str(config), "--mixture", "a=1", "--show", "1"])
+    assert result.exit_code == 0, result.output
+    assert "in-a · score" in result.output and "reference: <answer>0</answer>" in result.output
+    assert result.output.count("answered:") == 2  # one per benchmark

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import load_config
@@ -15,7 +17,7 @@ from ..errors import UsageError
 from ..mixture import Mixture, MixtureError
 from ..plugins import get
 from ..scoring import aggregate, paired_margin
-from ..trial import evaluate, run_trial
+from ..trial import SHOWN_ANSWERS, evaluate, run_trial
 
 
 def _pm(score: float, stderr: float) -> str:
@@ -30,7 +32,9 @@ def _pm(score: float, stderr: float) -> str:
 @click.option("--base", "with_base", is_flag=True, help="Also score the base policy and show the paired gain over it.")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Where the trial writes its files (default: a temporary folder).")
-def command(config_path, mixture_text, seed, with_base, workdir):
+@click.option("--show", "shown", type=click.IntRange(0, SHOWN_ANSWERS), default=2, show_default=True,
+              help="Answers to print per benchmark: question, reference, the model's answer, its score.")
+def command(config_path, mixture_text, seed, with_base, workdir, shown):
     """Train one policy on a mixture of CONFIG's domains and print per-benchmark scores, In and Out."""
     config = load_config(config_path)
     if mixture_text is None:
@@ -56,7 +60,21 @@ def command(config_path, mixture_text, seed, with_base, workdir):
                 status.update("scoring the base policy")
                 policy = get("trainers", config.model.trainer).base_policy(config.model, root / "base")
                 base = evaluate(config, policy, seed)
+        answers = json.loads((root / "trial" / "answers.json").read_text())
+    _print_answers(answers, shown)
     _print_result(config, result, base)
+
+
+def _print_answers(answers: dict, shown: int) -> None:
+    out = Console()
+    for benchmark, examples in answers.items():
+        for example in examples[:shown]:
+            question = " ".join(example["problem"].split())
+            out.print(f"[bold]{escape(benchmark)}[/bold] · score {example['score']:.2f} · "
+                      f"{escape(question[:160])}{'...' if len(question) > 160 else ''}", highlight=False)
+            out.print(f"  reference: {escape(example['solution'])}", highlight=False)
+            for answer in example["answers"]:
+                out.print(f"  answered:  {escape(answer)}", highlight=False)
 
 
 def _print_result(config, result, base) -> None:
