@@ -70,7 +70,8 @@ def load_plugins() -> None:
         try:
             module = entry_point.load()
         except Exception as error:  # noqa: BLE001 - one broken plugin must not take the CLI down
-            _fail(entry_point.name, f"failed to import {entry_point.value}: {type(error).__name__}: {error}")
+            _fail(entry_point.name, f"failed to import {entry_point.value}: {type(error).__name__}: {error}"
+                                    f"{where(error)}")
             continue
         try:
             register_plugin(module, entry_point.name, dist.version if dist is not None else None)
@@ -81,6 +82,16 @@ def load_plugins() -> None:
     for name in sorted((wanted or set()) - matched):
         print(f"modomodo: {LOAD_PLUGINS_VARIABLE} names {name!r}, which is not an installed plugin",
               file=sys.stderr)
+
+
+def where(error: BaseException) -> str:
+    """`` (at file:line)`` of the innermost frame of ``error`` outside importlib, to find the broken line."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if "importlib" not in f.filename]
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" (at {error.filename}:{error.lineno})"
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def register_plugin(plugin: Any, name: str, version: str | None = None) -> None:
@@ -187,7 +198,14 @@ def registries() -> dict[str, Registry]:
                     _fail(plugin_name, f"{hook_name} raised {type(error).__name__}: {error}")
                     continue
                 for component in staged:
-                    built[kind].add(component, plugin_name)
+                    wrong = wrong_kind(kind, component)
+                    if wrong:
+                        _fail(plugin_name, f"{hook_name} registered {wrong}; skipped")
+                        continue
+                    try:
+                        built[kind].add(component, plugin_name)
+                    except PluginError as error:
+                        _fail(plugin_name, str(error))
         for registry in built.values():
             registry.failed_plugins = dict(load_failures)
         _state["registries"] = built
@@ -206,17 +224,45 @@ def plugin_of(kind: str, name: str) -> str:
     return registries()[kind].plugin_of(name)
 
 
+def wrong_kind(kind: str, component: Any) -> str | None:
+    """Why ``component`` cannot be a ``kind`` (registered from the wrong hook, say), or None."""
+    from .datasets import DatasetSource
+    from .optimizers import OptimizerFactory
+    from .verifiers import Verifier
+
+    expected = {"datasets": DatasetSource, "verifiers": Verifier, "optimizers": OptimizerFactory}.get(kind)
+    if expected is not None and not isinstance(component, expected):
+        return f"a {type(component).__name__} ({getattr(component, 'name', '?')!r}), not a {expected.__name__}"
+    if kind == "trainers":
+        missing = [m for m in ("base_policy", "train", "generate") if not callable(getattr(component, m, None))]
+        if missing:
+            return (f"a {type(component).__name__} ({getattr(component, 'name', '?')!r}) without "
+                    f"{', '.join(missing)}, not a trainer")
+    return None
+
+
+def plugin_description(plugin: Any) -> str:
+    """The first line of the plugin's docstring (its module's, for a module plugin)."""
+    return (getattr(plugin, "__doc__", None) or "").strip().split("\n")[0]
+
+
 def plugin_listing() -> list[dict[str, Any]]:
-    """Name, version, implemented hooks and registered components of every loaded plugin."""
+    """Name, version, description, implemented hooks and registered components (with their descriptions)
+    of every loaded plugin."""
     regs = registries()
     listing = []
     for name, plugin in sorted(pm.list_name_plugin()):
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
-        registered = {kind: [c for c in reg.names() if reg.plugin_of(c) == name] for kind, reg in regs.items()}
+        registered = {kind: reg.owned_by(name) for kind, reg in regs.items()}
+        described = {kind: {component_name: getattr(component, "description", "") or ""
+                            for component_name, component, owner in reg.components() if owner == name}
+                     for kind, reg in regs.items()}
         listing.append({
             "name": name,
             "version": _versions.get(name),
+            "description": plugin_description(plugin),
             "hooks": hooks,
             "registered": {kind: names for kind, names in registered.items() if names},
+            "descriptions": {kind: names for kind, names in described.items() if names},
         })
     return listing

@@ -21,7 +21,7 @@ from .executors import TrialFailure, attempt_trial, make_executor
 from .ledger import Ledger, write_atomic
 from .mixture import Mixture
 from .optimizers import Observation, Recommendation, best_observed, checked_proposals, recommend
-from .plugins import get
+from .plugins import get, plugin_listing
 from .preflight import preflight
 from .run_lock import RunLock
 from .trial import TrialJob, TrialResult
@@ -137,6 +137,24 @@ class Study:
             f"# {package} {version}\n" for package, version in versions().items()
         )
         write_atomic(resolved, header + dump_toml(data))
+        self._record_plugin_versions()
+
+    def _record_plugin_versions(self) -> None:
+        """Keep the plugins' versions with the study, and say when a resumed study runs under other ones: a
+        changed data generator or verifier can make new trials incomparable with the ledger's."""
+        path = self.run_dir / "plugins.json"
+        now = {plugin["name"]: plugin["version"] for plugin in plugin_listing()}
+        try:
+            earlier = json.loads(path.read_text())
+        except (OSError, ValueError):
+            earlier = None
+        if isinstance(earlier, dict):
+            for name in sorted(set(earlier) | set(now)):
+                if earlier.get(name) != now.get(name):
+                    self._say(f"[yellow]Plugin {name}: {earlier.get(name) or 'absent'} when this study's earlier "
+                              f"trials ran, {now.get(name) or 'absent'} now; if it changed its data or rewards, "
+                              "new trials are not comparable with them.[/yellow]")
+        write_atomic(path, json.dumps(now, indent=1) + "\n")
 
     def _refuse_if_incompatible(self, resolved: Path) -> None:
         try:

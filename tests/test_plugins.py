@@ -205,6 +205,7 @@ def test_missing_component_names_the_plugin_that_failed_to_load(tmp_path):
                             env=_env(PYTHONPATH=str(site)))
     assert "unknown verifier 'from-broken'" in result.stdout
     assert "broken-plugin (failed to import broken_plugin: ModuleNotFoundError" in result.stdout
+    assert f"(at {site / 'broken_plugin.py'}:1)" in result.stdout  # the file and line to fix
 
 
 class WrongArgument:
@@ -257,12 +258,29 @@ def _verifier_plugin(verifier_name: str):
     return Plugin()
 
 
-def test_two_plugins_registering_one_name_is_an_error_naming_both(temporary_plugin):
+def test_a_name_two_plugins_register_fails_only_where_it_is_used(temporary_plugin):
     temporary_plugin(_verifier_plugin("shared-name"), name="first-plugin")
     temporary_plugin(_verifier_plugin("shared-name"), name="second-plugin")
-    with pytest.raises(PluginError, match=r"verifier 'shared-name' is registered by two plugins: "
-                                          r"'first-plugin' and 'second-plugin'"):
+    with pytest.raises(PluginError, match=r"verifier 'shared-name' is registered by 2 plugins: 'first-plugin', "
+                                          r"'second-plugin'; name one as first-plugin:shared-name or "
+                                          r"second-plugin:shared-name"):
         get_component("verifiers", "shared-name")
+    assert get_component("verifiers", "second-plugin:shared-name").name == "shared-name"
+    assert get_component("verifiers", "exact").name == "exact"  # everything else still works
+    listing = {plugin["name"]: plugin for plugin in modomodo.plugins.plugin_listing()}
+    assert listing["first-plugin"]["registered"] == {"verifiers": ["shared-name"]}
+
+
+def test_a_component_from_the_wrong_hook_is_skipped_and_its_plugin_named(temporary_plugin):
+    class WrongHook:
+        @hookimpl
+        def register_mixture_optimizers(self, register):
+            register(Verifier(name="misfiled", score=lambda c, r: 1.0, kind="accuracy"))
+
+    temporary_plugin(WrongHook(), name="wrong-hook")
+    with pytest.raises(PluginError, match=r"unknown mixture optimizer 'misfiled'.*wrong-hook \(register_mixture_"
+                                          r"optimizers registered a Verifier \('misfiled'\), not a OptimizerFactory"):
+        get_component("optimizers", "misfiled")
 
 
 def test_temporary_plugin_components_exist_only_inside_the_test(temporary_plugin):
@@ -290,7 +308,8 @@ def test_component_without_a_name_is_rejected(temporary_plugin):
             register(object())
 
     temporary_plugin(Nameless(), name="nameless")
-    with pytest.raises(PluginError, match=r"plugin 'nameless' registered a trainer without a name"):
+    with pytest.raises(PluginError, match=r"nameless \(register_trainers registered a object \('\?'\) without "
+                                          r"base_policy, train, generate, not a trainer"):
         get_component("trainers", "anything")
 
 

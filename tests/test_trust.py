@@ -296,3 +296,21 @@ def test_train_shows_some_answers(tmp_path, echo_plugin, write_config):
     assert result.exit_code == 0, result.output
     assert "in-a · score" in result.output and "reference: <answer>0</answer>" in result.output
     assert result.output.count("answered:") == 2  # one per benchmark
+
+
+def test_a_resumed_study_says_which_plugin_changed_version(tmp_path, echo_plugin, write_config):
+    path = write_config(tmp_path, **{"budget = 5": "budget = 1"})
+    run_study(path)
+    recorded = tmp_path / "runs/echo/plugins.json"
+    versions = json.loads(recorded.read_text())
+    assert versions["synthetic"] and "echo-test" in versions
+    recorded.write_text(json.dumps({**versions, "synthetic": "0.0.1"}))
+
+    class View:
+        said: list[str] = []
+
+        def say(self, message):
+            self.said.append(message)
+
+    Study(load_config(path), path, view=View()).close()
+    assert any("Plugin synthetic: 0.0.1 when this study's earlier trials ran" in line for line in View.said)

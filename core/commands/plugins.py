@@ -13,16 +13,18 @@ from ..plugins import load_failures, plugin_listing
 @click.command(name="plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def command(as_json):
-    """List installed plugins, the hooks each implements and what each registered."""
+    """List installed plugins: version, description, the hooks each implements and what each registered
+    (--json adds each component's description)."""
     listing = plugin_listing()
     if as_json:
         failures = [{"name": name, "error": why} for name, why in sorted(load_failures.items())]
         click.echo(json.dumps(listing + [dict(f, failed=True) for f in failures], indent=2))
         return
-    table = Table("plugin", "version", "hooks", "registered")
+    table = Table("plugin", "version", "description", "hooks", "registered")
     for plugin in listing:
         registered = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in plugin["registered"].items())
-        table.add_row(plugin["name"], plugin["version"] or "-", "\n".join(plugin["hooks"]), registered)
+        table.add_row(plugin["name"], plugin["version"] or "-", escape(plugin["description"]),
+                      "\n".join(plugin["hooks"]), registered)
     for name, why in sorted(load_failures.items()):
-        table.add_row(name, "-", "[red]failed to load[/red]", escape(why))
+        table.add_row(name, "-", "", "[red]failed to load[/red]", escape(why))
     Console().print(table)
