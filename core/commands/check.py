@@ -18,14 +18,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..answers import LETTERS, answer_span, completion
 from ..config import BenchmarkConfig, Config, DomainConfig, load_config
 from ..errors import ModomodoError
 from ..loading import benchmark_metric, domain_reward, load_rows
 from ..plugins import get
 from ..preflight import preflight
 
-REFERENCE_THINK = "<think>reference</think>"
-ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+REFERENCE_THINK = "reference"
 BOX = re.compile(r"\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\]")
 LETTER = re.compile(r"^\s*\(?([A-H])\)?\.?\s*$")
 NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
@@ -114,32 +114,33 @@ def _score_rows(report: EntryReport, rows: list[dict[str, Any]], score: Callable
     shown = 0
     for index, row in enumerate(rows):
         solution = str(row.get("solution", ""))
-        value = score(REFERENCE_THINK + solution, row)
+        found = answer_span(solution)
+        value = score(completion(REFERENCE_THINK, solution if found is None else found), row)
         report.reference_total += value
         if value >= report.maximum - TOLERANCE:
             report.reference_full += 1
         elif shown < SHOWN_PROBLEMS:
             shown += 1
             report.problems.append(f"row {index}: reference {solution[:80]!r} scored {value:g} of {report.maximum:g}")
-        for label, completion in corruptions(solution, row, gated):
-            value = score(completion, row)
+        for label, corrupted in corruptions(solution, row, gated):
+            value = score(corrupted, row)
             report.corrupted += 1
             report.corrupted_total += value
             if value < report.maximum - TOLERANCE:
                 report.corrupted_below += 1
             elif shown < SHOWN_PROBLEMS:
                 shown += 1
-                report.problems.append(f"row {index}: {label} {completion[:80]!r} still scored full reward {value:g}")
+                report.problems.append(f"row {index}: {label} {corrupted[:80]!r} still scored full reward {value:g}")
 
 
 def corruptions(solution: str, row: Mapping[str, Any], gated: bool) -> list[tuple[str, str]]:
     """Answers that must earn less than the reference: a wrong one, and (under a format gate) one without tags."""
-    found = ANSWER.search(solution)
-    answer = found.group(1) if found else solution
+    found = answer_span(solution)
+    answer = solution if found is None else found
     results = []
     wrong = wrong_answer(answer, row.get("image"))
     if wrong is not None:
-        results.append((wrong[0], f"{REFERENCE_THINK}<answer>{wrong[1]}</answer>"))
+        results.append((wrong[0], completion(REFERENCE_THINK, wrong[1])))
     if gated:
         results.append(("missing tags", f"reference {answer}"))
     return results
@@ -152,8 +153,7 @@ def wrong_answer(answer: str, image: Any = None) -> tuple[str, str] | None:
         return "shifted box", BOX.sub(lambda m: _shift(m, width, height), answer)
     letter = LETTER.match(answer)
     if letter:
-        letters = "ABCDEFGH"
-        return "wrong letter", letters[(letters.index(letter.group(1)) + 1) % len(letters)]
+        return "wrong letter", LETTERS[(LETTERS.index(letter.group(1)) + 1) % len(LETTERS)]
     if NUMBER.match(answer):
         value = float(answer)
         return "wrong number", f"{int(value) + 1 if value.is_integer() else value + 1:g}"

@@ -1,5 +1,7 @@
 """The paper's prompt templates (paper.md section 2.3, Figures 2 and 8), shared with the synthetic testbed."""
 
+from modomodo.answers import LETTERS
+
 THINK_AND_OPTION = (
     "Output the thinking process in <think> </think> and final answer (option) in <answer> </answer> tags."
 )
@@ -9,7 +11,6 @@ BOX_FORMAT = (
     f"{THINK_AND_ANSWER} The answer format is [{{'Position': [x1, y1, x2, y2], 'Confidence': number}}, ...]. "
     "Please strictly follow the format."
 )
-LETTERS = "ABCDEFGH"
 
 
 def multiple_choice(question: str, options: list[str]) -> str:

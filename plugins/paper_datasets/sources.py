@@ -17,13 +17,13 @@ from typing import Any
 import attrs
 
 from modomodo import DatasetError, DatasetSource, LoadRequest, Row
+from modomodo.answers import ANSWER_OPEN, answer_span
 
 from .prompts import LETTERS, THINK_AND_OPTION, multiple_choice, short_answer
 from .readers import BadRow, Table, decode_image, open_split, read_rows, required_columns_present
 
 TRAINING_COLUMNS = ("image", "problem", "solution")
 BENCHMARK_COLUMNS = ("image", "question", "options", "answer")
-ANSWER_TAGS = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 NUMBER = r"\s*-?\d+(?:\.\d+)?\s*"
 BOX = re.compile(rf"\[{NUMBER},{NUMBER},{NUMBER},{NUMBER}\]")
 LETTER = re.compile(r"^\(?([A-H])\)?\.?$")
@@ -69,11 +69,11 @@ class PaperSource:
     def _training_row(self, record: Mapping[str, Any], table: Table, columns: Mapping[str, str]) -> Row:
         problem = _text(record, columns["problem"], "problem")
         solution = _text(record, columns["solution"], "solution")
-        found = ANSWER_TAGS.search(solution)
+        found = answer_span(solution)
         if found is None:
             raise BadRow(f"solution: no <answer>...</answer> in {solution[:60]!r}")
-        ANSWER_CHECKS[self.answer](found.group(1))
-        if self.add_instruction and "<answer>" not in problem:
+        ANSWER_CHECKS[self.answer](found)
+        if self.add_instruction and ANSWER_OPEN not in problem:
             problem = f"{problem} {THINK_AND_OPTION}"
         row = _extras(record, columns)
         row.update(image=decode_image(_field(record, columns["image"], "image"), table.base_dir),

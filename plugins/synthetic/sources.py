@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modomodo import DatasetError, DatasetSource, LoadRequest, Row
+from modomodo.answers import completion
 
 from .tasks import SOURCES
 
@@ -35,7 +36,7 @@ def build_row(source: str, split: str, seed: int, index: int, image_size: int, l
         "level": level,
     }
     if split == "warmup":
-        row["reference"] = f"<think>{example.think}</think><answer>{example.answer}</answer>"
+        row["reference"] = completion(example.think, example.answer)
     return row
 
 

@@ -7,7 +7,7 @@ the core (``modomodo.CompositeReward``). docs/verifiers.md describes each one.
 
 from modomodo import Verifier, hookimpl
 
-from .answers import extract_answer
+from modomodo.answers import extract_answer
 from .choice import choice_match
 from .exact import exact_match
 from .format import lenient_format, strict_format

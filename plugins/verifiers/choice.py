@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .answers import extract_answer, reference_answer
+from modomodo.answers import extract_answer, reference_answer
 from .exact import matches, normalise, option_letter
 
 _STANDALONE_LETTER = re.compile(r"\b[A-H]\b")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .answers import extract_answer, reference_answer
+from modomodo.answers import extract_answer, reference_answer
 
 _SURROUNDING = " \t\r\n.,;:!?\"'`()[]{}<>*_"
 _PLAIN_NUMBER = re.compile(r"[-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:e[-+]?+\d++)?+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .answers import has_answer, is_strict_format
+from modomodo.answers import has_answer, is_strict_format
 
 
 def strict_format(completion: str, row: Mapping[str, Any]) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .answers import extract_answer, reference_answer
+from modomodo.answers import extract_answer, reference_answer
 from .boxes import (
     MATCH_IOU,
     MAX_PREDICTED_BOXES,

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .answers import extract_answer, reference_answer
+from modomodo.answers import extract_answer, reference_answer
 
 #: Longest answer handed to math-verify; a longer one is cut to its end, where the final value is.
 MAX_ANSWER_CHARS = 1000

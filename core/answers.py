@@ -1,7 +1,9 @@
-"""Finding the answer in a completion, shared by every verifier.
+"""The answer format, in one place: ``<think>...</think><answer>...</answer>``, option letters A-H.
 
-Everything here runs in linear time with ``str.find``/``rfind`` instead of regular expressions:
-a completion with thousands of unclosed tags must cost no more than reading it once.
+Verifiers, ``modomodo check``, dataset sources and tokenizers all read and write answers through this
+module, so a completion's answer is the same everywhere: the *last* complete ``<answer>...</answer>``.
+Everything here runs in linear time with ``str.find``/``rfind`` instead of regular expressions: a
+completion with thousands of unclosed tags must cost no more than reading it once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ from typing import Any
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+LETTERS = "ABCDEFGH"  # option letters of multiple-choice prompts (the paper's Figure 2)
+
+
+def completion(think: str, answer: str) -> str:
+    """A completion in the required format: ``<think>think</think><answer>answer</answer>``."""
+    return f"{THINK_OPEN}{think}{THINK_CLOSE}{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
 
 
 def answer_span(text: str) -> str | None:
