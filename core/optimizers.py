@@ -57,17 +57,20 @@ def checked_proposals(name: str, proposals: Any, domains: Sequence[str]) -> list
     from .mixture import MixtureError
     from .plugins import plugin_of
 
+    try:
+        who = f"optimizer {name!r} (plugin {plugin_of('optimizers', name)!r})"
+    except PluginError:  # not registered: a factory under test
+        who = f"optimizer {name!r}"
     checked = []
     for proposal in proposals:
         if not isinstance(proposal, Mapping) or set(proposal) != set(domains):
             got = ", ".join(sorted(map(str, proposal))) if isinstance(proposal, Mapping) else type(proposal).__name__
-            raise PluginError(f"optimizer {name!r} (plugin {plugin_of('optimizers', name)!r}) proposed a mixture over "
-                              f"{got or 'nothing'}; expected one over exactly {', '.join(domains)}")
+            raise PluginError(f"{who} proposed a mixture over {got or 'nothing'}; expected one over exactly "
+                              f"{', '.join(domains)}")
         try:
             checked.append(Mixture.normalised([(d, proposal[d]) for d in domains]))
         except MixtureError as error:
-            raise PluginError(f"optimizer {name!r} (plugin {plugin_of('optimizers', name)!r}) proposed an invalid "
-                              f"mixture: {error}") from None
+            raise PluginError(f"{who} proposed an invalid mixture: {error}") from None
     return checked
 
 

@@ -1,6 +1,5 @@
 """Shared test setup: offline, CPU-only, small thread pools; fixtures for plugins and the CLI."""
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -20,21 +19,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 MODOMODO_EXECUTABLE = Path(sys.executable).with_name("modomodo")
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def temporary_plugin():
-    """Register plugins for one test, as datasette does: ``temporary_plugin(obj, name="x")``.
-
-    ``obj`` is a module, class or instance with ``@hookimpl`` functions; every plugin
-    registered through the fixture is unregistered when the test ends.
-    """
-    with contextlib.ExitStack() as stack:
-
-        def register(plugin, name):
-            return stack.enter_context(modomodo.temporary_plugin(plugin, name))
-
-        yield register
 
 
 @pytest.fixture
