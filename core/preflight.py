@@ -31,6 +31,7 @@ def _missing_components(config: Config) -> list[str]:
     wanted = [("trainers", config.model.trainer, "model.trainer"), ("optimizers", config.optimizer.name, "optimizer.name")]
     if initial is not None:
         wanted.append(("optimizers", initial, f"optimizer.initial = {config.optimizer.initial!r}"))
+    wanted.append(("optimizers", "random", "the study's fallback when the optimizer cannot propose yet"))
     for section, entries in (("domains", config.domains), ("benchmarks", config.benchmarks)):
         for name, entry in entries.items():
             wanted.append(("datasets", entry.source, f"{section}.{name}.source"))

@@ -314,3 +314,13 @@ def test_a_resumed_study_says_which_plugin_changed_version(tmp_path, echo_plugin
 
     Study(load_config(path), path, view=View()).close()
     assert any("Plugin synthetic: 0.0.1 when this study's earlier trials ran" in line for line in View.said)
+
+
+def test_a_bundled_component_left_out_is_named_before_the_study(run_modomodo):
+    config = Path(__file__).parents[1] / "examples/quickstart.toml"
+    result = run_modomodo("check", str(config), "--limit", "2",
+                          env={"MODOMODO_LOAD_PLUGINS": "verifiers,synthetic,trl-grpo,botorch-gp"})
+    assert result.returncode == 1
+    text = " ".join(result.stdout.split())
+    assert "optimizer.initial = 'seed': unknown mixture optimizer 'seed'" in text
+    assert "the study's fallback when the optimizer cannot propose yet: unknown mixture optimizer 'random'" in text
