@@ -324,3 +324,41 @@ def test_a_bundled_component_left_out_is_named_before_the_study(run_modomodo):
     text = " ".join(result.stdout.split())
     assert "optimizer.initial = 'seed': unknown mixture optimizer 'seed'" in text
     assert "the study's fallback when the optimizer cannot propose yet: unknown mixture optimizer 'random'" in text
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_once_give_one_study_and_one_clean_refusal(tmp_path, write_config):
+    env = installed_echo(tmp_path)
+    config = write_config(tmp_path, **{"steps = 3": "steps = 10\noptions = { sleep = 0.1 }", "budget = 5": "budget = 2"})
+    command = [sys.executable, "-c", "from modomodo.cli import main; main()", "run", str(config)]
+    both = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outcomes = [(process.wait(timeout=300), process.stderr.read()) for process in both]
+    assert sorted(code for code, _ in outcomes) == [0, 2]
+    assert all("Traceback" not in err for _, err in outcomes)
+    assert any("another `modomodo run` is working on this study" in err for _, err in outcomes)
+    ids = [json.loads(line)["id"] for line in (tmp_path / "runs/echo/trials.jsonl").read_text().splitlines()]
+    assert ids == ["base", "0001", "0002"]
+
+
+def test_suggest_names_the_plugin_of_an_optimizer_proposing_other_domains(tmp_path):
+    from click.testing import CliRunner
+
+    from modomodo.cli import _add_commands, cli
+
+    history = tmp_path / "h.csv"
+    history.write_text("a,b,c,out_score\n1,0,0,0.1\n0,1,0,0.2\n0,0,1,0.3\n")
+    _add_commands()
+    with temporary_plugin(WrongDomains(), "wrong-domains-plugin"):
+        result = CliRunner().invoke(cli, ["suggest", "--optimizer", "wrong-domains", "--history", str(history)])
+    assert result.exit_code == 1
+    assert ("optimizer 'wrong-domains' (plugin 'wrong-domains-plugin') proposed a mixture over x; expected one "
+            "over exactly a, b, c") in result.output
+    assert "KeyError" not in result.output
+
+
+def test_plugins_shows_descriptions(run_modomodo):
+    result = run_modomodo("plugins", "--json")
+    plugins = {plugin["name"]: plugin for plugin in json.loads(result.stdout)}
+    assert plugins["synthetic"]["description"].startswith("The embedded testbed")
+    assert plugins["verifiers"]["descriptions"]["verifiers"]["exact"]
