@@ -75,7 +75,7 @@ def test_child_overhead_times_the_same_trial_both_ways(tmp_path, echo_plugin, wr
     saved = json.loads(output.read_text())
     assert len(saved["inline_seconds"]) == len(saved["child_seconds"]) == 2
     assert saved["same_scores"] is True  # the echo trainer is deterministic: a child changes nothing
-    assert {"overhead_percent", "fork_server_start_seconds", "target_percent"} <= set(saved)
+    assert {"overhead_percent", "first_pair_child_minus_inline_seconds", "target_percent"} <= set(saved)
 
 
 def test_optimizer_regret_scores_the_recommendation_and_the_best_observed(tmp_path, monkeypatch):
