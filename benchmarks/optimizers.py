@@ -236,6 +236,37 @@ def latency(repeats: int = 5) -> dict:
     return result
 
 
+def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
+    """The docs' table from results files: per family, batch and strategy (botorch-gp labelled by its
+    options), the median true regret of the recommendation / of the best observed mixture after ``at``
+    trials, and trials-to-target of each."""
+    rows = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        options = json.loads(data["settings"].get("gp_options", "{}"))
+        for entry in data["summary"].values():
+            label = entry["strategy"]
+            if label == "botorch-gp":
+                label += f" ({options.get('kernel', 'default')})"
+            key = (entry["family"], entry["m"], entry["batch"], entry["noise"], label)
+            rows[key] = entry
+    header = ["family", "m", "batch", "noise", "strategy"] + [f"after {t}: recommended / observed" for t in at]
+    header.append("trials to target")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (family, m, batch, noise, label), entry in sorted(rows.items()):
+        cells = [family, str(m), str(batch), str(noise), label]
+        for t in at:
+            if t <= len(entry["median"]):
+                cells.append(f"{entry['median_recommended'][t - 1]:.4f} / {entry['median'][t - 1]:.4f}")
+            else:
+                cells.append("-")
+        budget = len(entry["median"])
+        cells.append(" / ".join(str(v) if v else f">{budget}" for v in
+                                (entry["trials_to_target_recommended"], entry["trials_to_target"])))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dims", type=int, nargs="+", default=[3, 5, 8, 12])
@@ -255,7 +286,11 @@ def main() -> None:
                         help="one JSON per finished run, reused when the same run is asked again ('' for none)")
     parser.add_argument("--gp-options", default="{}", help='botorch-gp options as JSON, e.g. \'{"initial": "seed"}\'')
     parser.add_argument("--latency", action="store_true", help="only time one botorch-gp proposal of 4 (50 obs, 5 domains)")
+    parser.add_argument("--table", nargs="+", metavar="RESULTS", help="print the docs' markdown table from results files")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(args.table))
+        return
     if args.latency:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "botorch_gp_latency.json").write_text(json.dumps(latency(), indent=1))

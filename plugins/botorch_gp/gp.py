@@ -37,7 +37,7 @@ DEFAULTS = {
     "initial": "sobol",  # "sobol" | "seed": the design used while the history is short
     "initial_size": None,  # runs before the GP takes over; default m + 1 (sobol) or 2m + 1 (seed)
     "noise": "auto",  # "auto" | "observed" | "inferred": how <objective>_stderr columns are used
-    "kernel": "auto",  # "auto" | "scheffe-matern" | "rbf": the GP's covariance (docs/optimizers.md)
+    "kernel": "rbf",  # "rbf" | "scheffe-matern" | "auto": the GP's covariance (docs/optimizers.md)
     "num_restarts": 8,
     "raw_samples": 256,
     "mc_samples": 128,
