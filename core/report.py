@@ -210,7 +210,7 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
         lines += ["No trial has finished yet.", ""]
     else:
         mixture = ", ".join(f"{k} {v:.3f}" for k, v in best["mixture"].items())
-        lines += [f"**Best mixture** (by `{objective}`): trial {best['id']}: {mixture}.",
+        lines += [f"**Best observed trial** (by `{objective}`): trial {best['id']}: {mixture}.",
                   f"{objective} = {best['value']:.4f} ± {best['stderr']:.4f} (standard error over evaluation examples).", ""]
         if "best_vs_uniform" in summary and uniform is not None:
             margin = summary["best_vs_uniform"]
@@ -261,7 +261,7 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
               f"total trial time {summary['wall_time_s']:.0f} s.", ""]
     if summary.get("confirmation"):
         lines += ["## Confirmation runs (more seeds)", "",
-                  "The best mixture's search trial is not in its row (it was picked for scoring high); uniform's is.", "",
+                  "The recommended mixture's search trial is not in its row (its score helped pick it); uniform's is.", "",
                   "| mixture | seeds | mean | sd |", "|---|---|---|---|"]
         for stats in summary["confirmation"].values():
             mixture = ", ".join(f"{k} {v:.2f}" for k, v in stats["mixture"].items() if v >= 0.005)

@@ -76,7 +76,7 @@ def test_small_study_runs_to_a_report(tmp_path):
         assert 0 <= scores["out_score"] <= 1 and scores["out_score_stderr"] >= 0
         assert {b["name"]: b["n"] for b in record["benchmarks"]} == {"spatial-test": 12, "chart": 12}
     report = (run_dir / "report.md").read_text()
-    assert "Best mixture" in report and "Margin over uniform" in report
+    assert "Best observed trial" in report and "Margin over uniform" in report
     assert (run_dir / "best_so_far.png").exists()
     assert "# torch" in (run_dir / "config.resolved.toml").read_text()
 

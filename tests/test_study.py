@@ -116,7 +116,7 @@ def test_report_names_the_best_mixture_and_its_margin_over_uniform(tmp_path, ech
     report = write_report(tmp_path / "runs/echo")
     text = report.read_text()
     summary = json.loads((tmp_path / "runs/echo/summary.json").read_text())
-    assert "Best mixture" in text and "Margin over uniform" in text
+    assert "Best observed trial" in text and "Margin over uniform" in text
     assert summary["best"]["value"] >= summary["uniform"]["value"]
     assert summary["best_vs_uniform"]["paired_stderr"] >= 0
     for plot in ("best_so_far.png", "top_mixtures.png", "benchmarks_heatmap.png"):
