@@ -19,6 +19,7 @@ from .errors import (
 from .history import check_options, history_arrays, read_history
 from .hookspecs import hookimpl
 from .mixture import Mixture, MixtureError
+from .options import between, parse_options, positive
 from .plugins import get as get_component
 from .plugins import temporary_plugin
 from .optimizers import MixtureOptimizer, Observation, OptimizerFactory, Recommendation, best_observed, recommend
@@ -57,10 +58,13 @@ __all__ = [
     "Verifier",
     "__version__",
     "best_observed",
+    "between",
     "check_options",
     "get_component",
     "history_arrays",
     "parse_assignment",
+    "parse_options",
+    "positive",
     "hookimpl",
     "read_history",
     "recommend",

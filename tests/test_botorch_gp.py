@@ -104,7 +104,7 @@ def test_the_scheffe_kernel_learns_a_known_quadratic_from_few_runs():
 
 
 def test_bad_options_and_histories():
-    with pytest.raises(UsageError, match="initial = 'lhs'"):
+    with pytest.raises(UsageError, match="optimizer 'botorch-gp': option initial: expected one of 'sobol', 'seed', got 'lhs'"):
         gp(initial="lhs")
     with pytest.raises(UsageError, match="'restarts'.*num_restarts"):
         gp(restarts=3)

@@ -1,6 +1,7 @@
 """The paper's strategies: Algorithms 1-3 recomputed from their definitions, simplex invariants, bad histories."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -193,3 +194,15 @@ def test_off_simplex_weights_cannot_become_an_observation():
 def test_unknown_option_names_the_valid_ones():
     with pytest.raises(UsageError, match=r"'ridg'.*valid options: ridge"):
         get_component("optimizers", "coli")(DOMAINS, ridg=1)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"concentration": 0}, "optimizer 'random': option concentration: expected a finite number > 0, got 0"),
+    ({"ridge_grid": [1, 0.1, 5]}, "optimizer 'quadratic': option ridge_grid: expected [low, high, count]"),
+    ({"splits": "5"}, "optimizer 'quad-surface': option splits: expected an integer, got '5'"),
+    ({"spacin": 0.2}, "optimizer 'quadratic': unknown option(s) 'spacin' (did you mean 'spacing'?)"),
+])
+def test_options_are_typed_and_bounded(options, message):
+    name = next(iter(message.split("'")[1:2]))
+    with pytest.raises(UsageError, match=re.escape(message)):
+        get_component("optimizers", name)(["a", "b", "c"], **options)

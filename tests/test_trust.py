@@ -57,8 +57,9 @@ def modomodo(*args, env, **kwargs):
      "train.options.learning_rate: set by modomodo from train.learning_rate"),
     ({"batch = 1": "batch = 1\noptions = { num_restart = 3 }"}, "optimizer.options: optimizer 'botorch-gp'"),
     ({"batch = 1": "batch = 1\noptions = { num_restarts = -1 }"},
-     "option num_restarts = -1; expected a whole number from 1 to 256"),
-    ({"batch = 1": "batch = 1\noptions = { mc_samples = 0 }"}, "option mc_samples = 0"),
+     "option num_restarts: expected a number from 1 to 256, got -1"),
+    ({"batch = 1": "batch = 1\noptions = { mc_samples = 0 }"}, "option mc_samples: expected a number from 1"),
+    ({"batch = 1": "batch = 1\noptions = { num_restarts = \"8\" }"}, "option num_restarts: expected an integer, got '8'"),
 ])
 def test_a_study_refuses_what_would_fail_every_trial(tmp_path, change, message):
     """`check` used to pass these and `run` to record every trial as failed and exit 0 (or fail after the

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Literal
+
+import attrs
 
 import numpy as np
 import torch
@@ -30,23 +33,25 @@ from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 
-from modomodo import (HistoryError, Mixture, Observation, Recommendation, UsageError, check_options, get_component,
-                      history_arrays)
+from modomodo import (HistoryError, Mixture, Observation, Recommendation, UsageError, between, get_component,
+                      history_arrays, parse_options)
 
-DEFAULTS = {
-    "initial": "sobol",  # "sobol" | "seed": the design used while the history is short
-    "initial_size": None,  # runs before the GP takes over; default m + 1 (sobol) or 2m + 1 (seed)
-    "noise": "auto",  # "auto" | "observed" | "inferred": how <objective>_stderr columns are used
-    "kernel": "rbf",  # "rbf" | "scheffe-matern" | "auto": the GP's covariance (docs/optimizers.md)
-    "num_restarts": 8,
-    "raw_samples": 256,
-    "mc_samples": 128,
-}
-CHOICES = {"initial": ("sobol", "seed"), "noise": ("auto", "observed", "inferred"),
-           "kernel": ("auto", "scheffe-matern", "rbf")}
-BOUNDS = {"initial_size": (0, 10_000), "num_restarts": (1, 256), "raw_samples": (1, 65_536),
-          "mc_samples": (1, 65_536)}  # beyond these a proposal takes hours or exhausts memory
 KERNELS = ("scheffe-matern", "rbf")  # what "auto" chooses between, by leave-one-out predictive density
+
+
+@attrs.frozen(kw_only=True)
+class GPOptions:
+    """``optimizer.options`` of botorch-gp (docs/optimizers.md); the bounds keep a proposal from taking hours."""
+
+    initial: Literal["sobol", "seed"] = "sobol"  # the design used while the history is short
+    initial_size: int | None = attrs.field(default=None, validator=between(0, 10_000))  # default m+1 / 2m+1
+    noise: Literal["auto", "observed", "inferred"] = "auto"  # how <objective>_stderr columns are used
+    kernel: Literal["rbf", "scheffe-matern", "auto"] = "rbf"
+    num_restarts: int = attrs.field(default=8, validator=between(1, 256))
+    raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
+    mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
+
+
 MINIMUM_TO_FIT = 2
 MAX_PROPOSALS = 64
 
@@ -54,29 +59,16 @@ MAX_PROPOSALS = 64
 class GaussianProcessOptimizer:
     name = "botorch-gp"
 
-    def __init__(self, domains, objective, seed, options):
+    def __init__(self, domains, objective, seed, options: GPOptions):
         self.domains, self.objective, self.seed = list(domains), objective, int(seed)
         self.options = options
         m = len(self.domains)
-        default_size = 2 * m + 1 if options["initial"] == "seed" else m + 1
-        self.initial_size = int(options["initial_size"] if options["initial_size"] is not None else default_size)
+        default_size = 2 * m + 1 if options.initial == "seed" else m + 1
+        self.initial_size = options.initial_size if options.initial_size is not None else default_size
 
     @classmethod
     def create(cls, domains, objective, seed, **options):
-        check_options(cls.name, options, DEFAULTS)
-        chosen = {**DEFAULTS, **options}
-        for key, allowed in CHOICES.items():
-            if chosen[key] not in allowed:
-                raise UsageError(f"optimizer {cls.name!r}: option {key} = {chosen[key]!r}; expected one of "
-                                 f"{', '.join(allowed)}")
-        for key, (low, high) in BOUNDS.items():
-            value = chosen[key]
-            if value is None and key == "initial_size":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise UsageError(f"optimizer {cls.name!r}: option {key} = {value!r}; expected a whole number from "
-                                 f"{low} to {high}")
-        return cls(domains, objective, seed, chosen)
+        return cls(domains, objective, seed, parse_options(GPOptions, options, f"optimizer {cls.name!r}"))
 
     # ---- the initial design ------------------------------------------------------------------------
 
@@ -84,7 +76,7 @@ class GaussianProcessOptimizer:
         """The next ``count`` points of the initial design that the history does not hold yet."""
         if count <= 0:
             return []
-        if self.options["initial"] == "seed":
+        if self.options.initial == "seed":
             try:
                 return get_component("optimizers", "seed")(self.domains).propose(history, count)
             except HistoryError:  # every seed mixture observed already: the GP takes it from here
@@ -103,8 +95,8 @@ class GaussianProcessOptimizer:
         stderr_column = f"{self.objective}_stderr"
         weights, scores = history_arrays(history, self.domains, [self.objective])
         with_stderr = [stderr_column in obs.scores for obs in history]
-        use_stderr = self.options["noise"] != "inferred" and all(with_stderr) and bool(history)
-        if self.options["noise"] == "observed" and not use_stderr:
+        use_stderr = self.options.noise != "inferred" and all(with_stderr) and bool(history)
+        if self.options.noise == "observed" and not use_stderr:
             missing = [str(row) for row, has in enumerate(with_stderr, start=1) if not has]
             raise HistoryError(f"botorch-gp: noise = 'observed' needs a {stderr_column!r} score in every row; "
                                f"rows without it: {', '.join(missing[:10])}")
@@ -123,7 +115,7 @@ class GaussianProcessOptimizer:
                                "a GP cannot learn anything from that")
         train_x = torch.tensor(weights, dtype=torch.float64)
         train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
-        kernels = KERNELS if self.options["kernel"] == "auto" else (self.options["kernel"],)
+        kernels = KERNELS if self.options.kernel == "auto" else (self.options.kernel,)
         fitted = [self._fit(kernel, train_x, train_y, variance) for kernel in kernels]
         model = max(fitted, key=lambda candidate: loo_log_density(candidate)) if len(fitted) > 1 else fitted[0]
         return model, train_x
@@ -135,7 +127,7 @@ class GaussianProcessOptimizer:
             # "observed": exactly the recorded stderr; "auto": it is a floor, and the GP learns the extra noise
             # (seed-to-seed spread) that an evaluation stderr does not see.
             likelihood = FixedNoiseGaussianLikelihood(noise=scaled_variance.clamp_min(1e-8),
-                                                      learn_additional_noise=self.options["noise"] == "auto")
+                                                      learn_additional_noise=self.options.noise == "auto")
         m = train_x.shape[-1]
         if kernel == "scheffe-matern":
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
@@ -169,12 +161,12 @@ class GaussianProcessOptimizer:
                        if design else None)
             acquisition = qLogNoisyExpectedImprovement(
                 model, X_baseline=train_x, X_pending=pending,
-                sampler=SobolQMCNormalSampler(torch.Size([self.options["mc_samples"]]), seed=call_seed))
+                sampler=SobolQMCNormalSampler(torch.Size([self.options.mc_samples]), seed=call_seed))
             ones = torch.ones(m, dtype=torch.float64)
             candidates, _ = optimize_acqf(
                 acquisition, bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]),
-                q=n - len(design), num_restarts=self.options["num_restarts"],
-                raw_samples=self.options["raw_samples"],
+                q=n - len(design), num_restarts=self.options.num_restarts,
+                raw_samples=self.options.raw_samples,
                 equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
         round_off_to_zero = torch.where(candidates < 1e-9, 0.0, candidates)
         return design + [Mixture.normalised(zip(self.domains, row.tolist())) for row in round_off_to_zero]
@@ -196,7 +188,7 @@ class GaussianProcessOptimizer:
                 ones = torch.ones(m, dtype=torch.float64)
                 best_anywhere, _ = optimize_acqf(
                     PosteriorMean(model), bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]), q=1,
-                    num_restarts=self.options["num_restarts"], raw_samples=self.options["raw_samples"],
+                    num_restarts=self.options.num_restarts, raw_samples=self.options.raw_samples,
                     equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
                 points = torch.cat([points, torch.where(best_anywhere < 1e-9, 0.0, best_anywhere)])
             with torch.no_grad():
@@ -225,7 +217,7 @@ class GaussianProcessOptimizer:
             "r2": 1.0 - float(np.sum(residual**2)) / total,
             "rmse": float(np.sqrt(np.mean(residual**2))),
             "model": f"SingleTaskGP, {model.kernel_name} kernel"
-                     + (" (chosen by leave-one-out)" if self.options["kernel"] == "auto" else ""),
+                     + (" (chosen by leave-one-out)" if self.options.kernel == "auto" else ""),
             "noise_sd": float(noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze()),
             "loo_log_density": float(loo_log_density(model)),
         }

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from modomodo import OptimizerFactory, hookimpl
+import attrs
+
+from modomodo import OptimizerFactory, hookimpl, parse_options
 
 from .heuristics import Alpha, Collinearity, LeaveOneOutNorm
-from .history import resolve_options
 from .quadratic import Quadratic, QuadSurface
 from .simple import RandomDirichlet, SeedDesign, Uniform
 
 
 def _factory(name: str, strategy, description: str, **fixed) -> OptimizerFactory:
-    """An OptimizerFactory whose ``create`` checks option keys against the strategy's defaults."""
+    """An OptimizerFactory whose ``create`` converts the options into the strategy's typed ``Options``."""
 
     def create(domains, objective="out_score", seed=0, **options):
-        chosen = resolve_options(name, options, strategy.defaults)
+        chosen = attrs.asdict(parse_options(strategy.Options, options, f"optimizer {name!r}"), recurse=False)
         return strategy(list(domains), objective, int(seed), **fixed, **chosen)
 
     return OptimizerFactory(name=name, create=create, description=description)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import numpy as np
 
-from modomodo import HistoryError, Mixture, Observation, history_arrays
+from modomodo import HistoryError, Mixture, Observation, between, history_arrays, positive
 
-from .history import to_mixture
+from .history import NoOptions, to_mixture
 
 
 def _min_max(values: np.ndarray, constant: float) -> np.ndarray:
@@ -31,7 +32,10 @@ def _require_rows(strategy: str, history: Sequence[Observation]) -> None:
 class Alpha:
     """Algorithm 1: per-dataset sums of In/Out scores over the runs that use it, min-max normalised, mixed by alpha."""
 
-    defaults = {"alpha_single": 1.0, "in_column": "in_score"}
+    @attrs.frozen(kw_only=True)
+    class Options:
+        alpha_single: float = attrs.field(default=1.0, validator=between(0, 1e6))  # weight of single-domain runs
+        in_column: str = "in_score"
 
     def __init__(self, domains, objective, seed, label, alpha, alpha_single, in_column):
         self.name = label
@@ -58,7 +62,9 @@ class Collinearity:
     """Algorithm 2 (coli): ridge without intercept on used-dataset indicators, divided by VIF, clipped, normalised."""
 
     name = "coli"
-    defaults = {"ridge": 1e-3}
+    @attrs.frozen(kw_only=True)
+    class Options:
+        ridge: float = attrs.field(default=1e-3, validator=positive)
 
     def __init__(self, domains, objective, seed, ridge):
         self.domains, self.objective, self.ridge = domains, objective, float(ridge)
@@ -79,7 +85,7 @@ class LeaveOneOutNorm:
     """Algorithm 3 (norm): a dataset whose exclude-one run scored higher gets a lower weight (0.2 - 0.1 * minmax)."""
 
     name = "norm"
-    defaults: dict = {}
+    Options = NoOptions
 
     def __init__(self, domains, objective, seed):
         self.domains, self.objective = domains, objective

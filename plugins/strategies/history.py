@@ -1,12 +1,13 @@
-"""Helpers every bundled strategy shares: options with defaults, seeded randomness, vectors to mixtures."""
+"""Helpers every bundled strategy shares: typed options, seeded randomness, vectors to mixtures."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
+import attrs
 import numpy as np
 
-from modomodo import Mixture, Observation, check_options
+from modomodo import Mixture, Observation
 
 # Two mixtures closer than this (largest coordinate difference) count as the same design.
 SAME_MIXTURE = 1e-6
@@ -14,10 +15,16 @@ SAME_MIXTURE = 1e-6
 ROUND_OFF = 1e-9
 
 
-def resolve_options(strategy: str, given: Mapping[str, object], defaults: Mapping[str, object]) -> dict:
-    """The defaults updated with ``given``; an unknown key is a UsageError naming the valid ones."""
-    check_options(strategy, given, defaults)
-    return {**defaults, **given}
+@attrs.frozen(kw_only=True)
+class NoOptions:
+    """The options of a strategy that takes none."""
+
+
+def ridge_grid(instance, attribute, value) -> None:
+    """[low, high, count]: a log-spaced grid of penalties, 0 < low <= high, count >= 1."""
+    if len(value) != 3 or not 0 < value[0] <= value[1] or not value[2] >= 1 or value[2] != int(value[2]):
+        raise ValueError(f"{attribute.name}: expected [low, high, count] with 0 < low <= high and a whole count >= 1, "
+                         f"got {value!r}")
 
 
 def rng_for(seed: int, history: Sequence[Observation]) -> np.random.Generator:

@@ -9,11 +9,12 @@ import itertools
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import attrs
 import numpy as np
 
-from modomodo import HistoryError, Mixture, Observation, Recommendation, history_arrays
+from modomodo import HistoryError, Mixture, Observation, Recommendation, between, history_arrays
 
-from .history import rng_for, to_mixture
+from .history import ridge_grid, rng_for, to_mixture
 
 
 def fit_summary(actual: np.ndarray, predicted: np.ndarray) -> dict:
@@ -42,7 +43,11 @@ class QuadSurface:
     """
 
     name = "quad-surface"
-    defaults = {"splits": 5, "test_fraction": 0.2, "samples": 10000}
+    @attrs.frozen(kw_only=True)
+    class Options:
+        splits: int = attrs.field(default=5, validator=between(1, 1_000))
+        test_fraction: float = attrs.field(default=0.2, validator=between(0.01, 0.99))
+        samples: int = attrs.field(default=10_000, validator=between(1, 10_000_000))
     minimum_rows = 4
 
     def __init__(self, domains, objective, seed, splits, test_fraction, samples):
@@ -128,7 +133,12 @@ class Quadratic:
     """
 
     name = "quadratic"
-    defaults = {"spacing": 0.1, "ridge_grid": [1e-6, 1e2, 33], "cloud": 4096, "starts": 16}
+    @attrs.frozen(kw_only=True)
+    class Options:
+        spacing: float = attrs.field(default=0.1, validator=between(0, 2))
+        ridge_grid: list[float] = attrs.field(factory=lambda: [1e-6, 1e2, 33], validator=ridge_grid)
+        cloud: int = attrs.field(default=4096, validator=between(1, 10_000_000))
+        starts: int = attrs.field(default=16, validator=between(1, 10_000))
 
     def __init__(self, domains, objective, seed, spacing, ridge_grid, cloud, starts):
         self.domains, self.objective, self.seed = domains, objective, seed

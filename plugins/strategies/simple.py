@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import numpy as np
 
-from modomodo import HistoryError, Mixture, Observation, UsageError, history_arrays
+from modomodo import HistoryError, Mixture, Observation, history_arrays, positive
 
-from .history import is_observed, rng_for, seed_design, to_mixture
+from .history import NoOptions, is_observed, rng_for, seed_design, to_mixture
 
 
 class Uniform:
     """Every domain weighted equally: the paper's "All" baseline. Asking for n gives n replicates."""
 
-    defaults: dict = {}
+    Options = NoOptions
 
     def __init__(self, domains, objective, seed):
         self.domains = domains
@@ -27,11 +28,11 @@ class Uniform:
 class RandomDirichlet:
     """Independent Dirichlet(concentration) draws; concentration 1 is uniform on the simplex."""
 
-    defaults = {"concentration": 1.0}
+    @attrs.frozen(kw_only=True)
+    class Options:
+        concentration: float = attrs.field(default=1.0, validator=positive)
 
     def __init__(self, domains, objective, seed, concentration):
-        if not float(concentration) > 0:
-            raise UsageError(f"random: option concentration must be > 0, got {concentration!r}")
         self.domains, self.seed, self.concentration = domains, seed, float(concentration)
 
     def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
@@ -47,7 +48,7 @@ class SeedDesign:
     then hand over to a model-based strategy. Raises HistoryError once every design has been observed.
     """
 
-    defaults: dict = {}
+    Options = NoOptions
 
     def __init__(self, domains, objective, seed):
         self.domains = domains
