@@ -24,7 +24,6 @@ import argparse
 import importlib.util
 import json
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile

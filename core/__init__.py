@@ -16,7 +16,7 @@ from .errors import (
     TrialError,
     UsageError,
 )
-from .history import check_options, history_arrays, read_history
+from .history import history_arrays, read_history
 from .hookspecs import hookimpl
 from .mixture import Mixture, MixtureError
 from .options import between, parse_options, positive
@@ -59,7 +59,6 @@ __all__ = [
     "__version__",
     "best_observed",
     "between",
-    "check_options",
     "get_component",
     "history_arrays",
     "parse_assignment",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -18,7 +17,6 @@ import attrs
 from .child_trial import run_in_child
 from .config import Config, ExecutorConfig, config_from_dict, config_to_dict
 from .errors import ModomodoError, UsageError
-from .mixture import Mixture
 from .trainers import ProgressCallback
 from .trial import TrialJob, TrialResult, run_job
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import HistoryError, UsageError
+from .errors import HistoryError
 from .mixture import Mixture
 from .optimizers import Observation
 
@@ -175,12 +175,3 @@ def history_arrays(
                                    "drop the row or give it a score")
             scores[column][row - 1] = value
     return weights, scores
-
-
-def check_options(strategy: str, given: Mapping[str, object], valid: Iterable[str]) -> None:
-    """Reject option keys a strategy does not know, naming them and the valid ones."""
-    valid = sorted(valid)
-    unknown = sorted(set(given) - set(valid))
-    if unknown:
-        accepted = f"valid options: {', '.join(valid)}" if valid else "it takes no options"
-        raise UsageError(f"optimizer {strategy!r}: unknown option(s) {', '.join(map(repr, unknown))}; {accepted}")

@@ -12,7 +12,6 @@ import pytest
 
 from modomodo.config import load_config
 from modomodo.errors import ConfigError
-from modomodo.ledger import Ledger
 from modomodo.study import Study
 
 CHILD = '[executor]\ntrial_process = "child"\n\n[optimizer]'

@@ -6,7 +6,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import attrs
 import pytest
 from PIL import Image
 
