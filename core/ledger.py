@@ -95,6 +95,11 @@ class Ledger:
         return [r for r in self.records() if r.get("status") in FINISHED]
 
 
+def finished_ok(records: list[dict[str, Any]], role: str) -> list[dict[str, Any]]:
+    """The successful trials of one role ("search", "confirm" or "base"), in ledger order."""
+    return [r for r in records if r.get("role") == role and r.get("status") == "ok"]
+
+
 def record_problem(record: Any) -> str | None:
     """Why a parsed line is not a usable trial record, or None."""
     if not isinstance(record, dict):

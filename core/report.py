@@ -10,7 +10,7 @@ from typing import Any
 
 from .config import Config, load_config
 from .errors import ModomodoError, UsageError
-from .ledger import Ledger, write_atomic
+from .ledger import Ledger, finished_ok, write_atomic
 from .live import format_score
 from .mixture import Mixture
 from .plugins import get
@@ -45,12 +45,12 @@ def _margin(run_dir: Path, config: Config, candidate: dict, baseline: dict, obje
 
 
 def _base_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return next((r for r in records if r["id"] == "base" and r.get("status") == "ok"), None)
+    return next(iter(finished_ok(records, "base")), None)
 
 
 def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> dict[str, Any]:
     objective = config.study.objective
-    ok = [r for r in records if r.get("status") == "ok" and r.get("role") == "search"]
+    ok = finished_ok(records, "search")
     uniform_mixture = Mixture.uniform(config.domain_names)
     uniform = next((r for r in ok if Mixture(r["mixture"]) == uniform_mixture), None)
     base = _base_record(records)
@@ -79,7 +79,7 @@ def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> d
         summary["rl_effect"] = {key: _margin(run_dir, config, uniform, base, key) for key in ("in_score", "out_score")}
     picks, recommended = recommendation(config, records)
     summary["recommended"] = _recommended(picks, recommended, objective)
-    confirm = [r for r in records if r.get("role") == "confirm" and r.get("status") == "ok"]
+    confirm = finished_ok(records, "confirm")
     if confirm:
         summary.update(_confirmation(confirm, recommended, uniform, objective))
     summary["surrogate"] = _surrogate(config, records)
@@ -307,7 +307,7 @@ def _plots(run_dir: Path, config: Config, records: list[dict[str, Any]], summary
     import matplotlib.pyplot as plt
 
     objective = summary["objective"]
-    ok = [r for r in records if r.get("status") == "ok" and r.get("role") == "search"]
+    ok = finished_ok(records, "search")
     if not ok:
         return []
     written = []

@@ -18,7 +18,7 @@ from typing import Any
 from .config import Config, config_to_dict, dump_toml, load_config
 from .errors import ConfigError, HistoryError, ModomodoError, UsageError
 from .executors import TrialFailure, attempt_trial, make_executor
-from .ledger import Ledger, write_atomic
+from .ledger import Ledger, finished_ok, write_atomic
 from .mixture import Mixture
 from .optimizers import Observation, Recommendation, best_observed, checked_proposals, recommend
 from .plugins import get, plugin_listing
@@ -51,11 +51,7 @@ def _now() -> str:
 
 def observations(records: list[dict[str, Any]]) -> list[Observation]:
     """What the optimizers learn from: finished, successful search trials."""
-    return [
-        Observation(mixture=Mixture(r["mixture"]), scores=r["scores"])
-        for r in records
-        if r.get("role") == "search" and r.get("status") == "ok"
-    ]
+    return [Observation(mixture=Mixture(r["mixture"]), scores=r["scores"]) for r in finished_ok(records, "search")]
 
 
 def ledger_settings(config: Config) -> dict[str, Any]:
@@ -200,7 +196,7 @@ class Study:
     def _run(self) -> list[dict[str, Any]]:
         executor = make_executor(self.config)
         try:
-            if self.config.study.evaluate_base and not any(r["id"] == "base" and r["status"] == "ok" for r in self.ledger.records()):
+            if self.config.study.evaluate_base and not finished_ok(self.ledger.records(), "base"):
                 self._evaluate_base()
             while True:
                 jobs = self._next_search_jobs()
@@ -389,14 +385,13 @@ def recommendation(config: Config, records: list[dict[str, Any]]) -> tuple[list[
         picks = recommend(optimizer, history, objective)
     except ModomodoError:
         picks = [best_observed(history, objective)]
-    trials = [r for r in records if r.get("role") == "search" and r.get("status") == "ok"
-              and Mixture(r["mixture"]) == picks[0].mixture]
+    trials = [r for r in finished_ok(records, "search") if Mixture(r["mixture"]) == picks[0].mixture]
     return picks, max(trials, key=lambda r: (r["scores"][objective], -r["index"]), default=None)
 
 
 def best_record(records: list[dict[str, Any]], objective: str) -> dict[str, Any] | None:
     """The successful search trial with the highest objective (ties: the earlier trial)."""
-    candidates = [r for r in records if r.get("role") == "search" and r.get("status") == "ok"]
+    candidates = finished_ok(records, "search")
     candidates = [r for r in candidates if r["scores"].get(objective) == r["scores"].get(objective)]
     if not candidates:
         return None
