@@ -362,3 +362,15 @@ def test_plugins_shows_descriptions(run_modomodo):
     plugins = {plugin["name"]: plugin for plugin in json.loads(result.stdout)}
     assert plugins["synthetic"]["description"].startswith("The embedded testbed")
     assert plugins["verifiers"]["descriptions"]["verifiers"]["exact"]
+
+
+def test_train_refuses_what_would_fail_before_training(tmp_path):
+    from click.testing import CliRunner
+
+    from modomodo.cli import _add_commands, cli
+
+    config = quickstart_with(tmp_path, {"logging_steps = 10": "logging_steps = 10\noptions = { num_iteration = 2 }"})
+    _add_commands()
+    result = CliRunner().invoke(cli, ["train", str(config), "--mixture", "detect=1"])
+    assert result.exit_code == 2
+    assert "train.options.num_iteration: not a GRPOConfig setting" in result.output

@@ -13,9 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import load_config
-from ..errors import UsageError
+from ..errors import ConfigError, UsageError
 from ..mixture import Mixture, MixtureError
 from ..plugins import get
+from ..preflight import preflight
 from ..scoring import aggregate, paired_margin
 from ..trial import SHOWN_ANSWERS, evaluate, run_trial
 
@@ -37,6 +38,9 @@ def _pm(score: float, stderr: float) -> str:
 def command(config_path, mixture_text, seed, with_base, workdir, shown):
     """Train one policy on a mixture of CONFIG's domains and print per-benchmark scores, In and Out."""
     config = load_config(config_path)
+    problems = preflight(config)
+    if problems:
+        raise ConfigError("\n".join(f"{config_path}: {problem}" for problem in problems))
     if mixture_text is None:
         mixture = config.fixed_mixture()
         if mixture is None:
