@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, config_to_dict, dump_toml, load_config
-from .errors import ConfigError, HistoryError, ModomodoError, UsageError
+from .errors import ConfigError, HistoryError, UsageError
 from .executors import TrialFailure, attempt_trial, make_executor
 from .ledger import Ledger, finished_ok, write_atomic
 from .mixture import Mixture
@@ -383,7 +383,7 @@ def recommendation(config: Config, records: list[dict[str, Any]]) -> tuple[list[
         optimizer = get("optimizers", config.optimizer.name)(
             config.domain_names, objective=objective, seed=config.study.seed, **config.optimizer.options)
         picks = recommend(optimizer, history, objective)
-    except ModomodoError:
+    except Exception:  # noqa: BLE001 - a surrogate that fails to fit must not stop the study or its report
         picks = [best_observed(history, objective)]
     trials = [r for r in finished_ok(records, "search") if Mixture(r["mixture"]) == picks[0].mixture]
     return picks, max(trials, key=lambda r: (r["scores"][objective], -r["index"]), default=None)
