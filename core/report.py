@@ -181,6 +181,8 @@ def _surrogate(config: Config, records: list[dict[str, Any]]) -> dict[str, Any] 
         result = dict(diagnostics(history))
     except ModomodoError as error:
         return {"unavailable": str(error)}
+    except Exception as error:  # noqa: BLE001 - a surrogate that fails to fit must not take the report down
+        return {"unavailable": f"the surrogate failed to fit: {type(error).__name__}: {error}"}
     result["actual"] = [o.scores[config.study.objective] for o in history]
     return json.loads(json.dumps(result, default=float))
 
