@@ -1,6 +1,7 @@
 """Shared test setup: offline, CPU-only, small thread pools; fixtures for plugins and the CLI."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,17 @@ def run_modomodo():
                               capture_output=True, text=True, timeout=120)
 
     return run
+
+
+@pytest.fixture
+def installed_echo_env(tmp_path):
+    """An environment in which the echo stand-in is an installed distribution (found through its entry
+    point), for tests that run real ``modomodo`` processes."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    shutil.copy(FIXTURES / "echo_plugin.py", site)
+    dist = site / "echo_plugin-0.1.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[modomodo]\necho = echo_plugin\n")
+    return dict(os.environ, PYTHONPATH=str(site), HF_HUB_OFFLINE="1")

@@ -6,8 +6,6 @@ These run the real study, ledger, executors and report with a fast deterministic
 
 import json
 import math
-import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -187,25 +185,12 @@ def test_without_confirmation_the_report_says_seed_noise_is_not_counted(tmp_path
     assert "one training seed each" in text and "study.confirm_seeds" in text
 
 
-def _installed_echo(tmp_path: Path) -> dict[str, str]:
-    """An environment in which echo_plugin is an installed distribution, found through its entry point."""
-    site = tmp_path / "site"
-    site.mkdir()
-    shutil.copy(FIXTURES / "echo_plugin.py", site)
-    dist = site / "echo_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[modomodo]\necho = echo_plugin\n")
-    env = dict(os.environ, PYTHONPATH=str(site), HF_HUB_OFFLINE="1")
-    return env
-
-
 def _modomodo(*args):
     return [sys.executable, "-c", "from modomodo.cli import main; main()", *args]
 
 
-def test_sigkill_mid_trial_loses_only_that_trial(tmp_path, write_config):
-    env = _installed_echo(tmp_path)
+def test_sigkill_mid_trial_loses_only_that_trial(tmp_path, write_config, installed_echo_env):
+    env = installed_echo_env
     path = write_config(tmp_path, **{"steps = 3": "steps = 20\noptions = { sleep = 0.05 }"})
     ledger = tmp_path / "runs/echo/trials.jsonl"
     process = subprocess.Popen(_modomodo("run", str(path)), env=env, stdout=subprocess.DEVNULL,
@@ -238,9 +223,10 @@ def test_sigkill_mid_trial_loses_only_that_trial(tmp_path, write_config):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("trial_process", ["inline", "child"])
-def test_ray_runs_two_trials_at_once_with_the_same_ledger_format(tmp_path, write_config, trial_process):
+def test_ray_runs_two_trials_at_once_with_the_same_ledger_format(tmp_path, write_config, trial_process,
+                                                                  installed_echo_env):
     pytest.importorskip("ray")
-    env = _installed_echo(tmp_path)
+    env = installed_echo_env
     local = write_config(tmp_path)
     subprocess.run(_modomodo("run", str(local)), env=env, check=True, capture_output=True, timeout=300)
     ray_dir = tmp_path / "ray"

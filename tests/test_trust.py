@@ -28,18 +28,6 @@ def run_study(path: Path):
     return Study(load_config(path), path).run()
 
 
-def installed_echo(tmp_path: Path) -> dict[str, str]:
-    """An environment where the echo stand-in plugin is installed (an entry point), for real processes."""
-    site = tmp_path / "site"
-    site.mkdir(exist_ok=True)
-    (site / "echo_plugin.py").write_text((FIXTURES / "echo_plugin.py").read_text())
-    dist = site / "echo_plugin-0.1.dist-info"
-    dist.mkdir(exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[modomodo]\necho = echo_plugin\n")
-    return dict(os.environ, PYTHONPATH=str(site), HF_HUB_OFFLINE="1")
-
-
 def modomodo(*args, env, **kwargs):
     return subprocess.run([sys.executable, "-c", "from modomodo.cli import main; main()", *args], env=env,
                           capture_output=True, text=True, timeout=300, **kwargs)
@@ -148,8 +136,8 @@ def test_rows_without_an_image_column_are_named_by_check(tmp_path, run_modomodo,
     assert "a: row 0 of source 'imageless' (split 'train') has no image column" in " ".join(result.stdout.split())
 
 
-def test_a_study_whose_every_trial_fails_exits_non_zero(tmp_path, write_config):
-    env = installed_echo(tmp_path)
+def test_a_study_whose_every_trial_fails_exits_non_zero(tmp_path, write_config, installed_echo_env):
+    env = installed_echo_env
     config = write_config(tmp_path, **{"[train]\n": "[train]\noptions = { fail_always = true }\n",
                                        "budget = 5": "budget = 2"})
     done = modomodo("run", str(config), env=env)
@@ -160,8 +148,8 @@ def test_a_study_whose_every_trial_fails_exits_non_zero(tmp_path, write_config):
 
 # -- one study, one writer, one set of settings --------------------------------------------------------------
 @pytest.mark.slow
-def test_a_second_run_on_the_same_study_is_refused_with_the_first_ones_pid(tmp_path, write_config):
-    env = installed_echo(tmp_path)
+def test_a_second_run_on_the_same_study_is_refused_with_the_first_ones_pid(tmp_path, write_config, installed_echo_env):
+    env = installed_echo_env
     config = write_config(tmp_path, **{"steps = 3": "steps = 30\noptions = { sleep = 0.1 }", "budget = 5": "budget = 2"})
     first = subprocess.Popen([sys.executable, "-c", "from modomodo.cli import main; main()", "run", str(config)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -327,8 +315,8 @@ def test_a_bundled_component_left_out_is_named_before_the_study(run_modomodo):
 
 
 @pytest.mark.slow
-def test_two_runs_started_at_once_give_one_study_and_one_clean_refusal(tmp_path, write_config):
-    env = installed_echo(tmp_path)
+def test_two_runs_started_at_once_give_one_study_and_one_clean_refusal(tmp_path, write_config, installed_echo_env):
+    env = installed_echo_env
     config = write_config(tmp_path, **{"steps = 3": "steps = 10\noptions = { sleep = 0.1 }", "budget = 5": "budget = 2"})
     command = [sys.executable, "-c", "from modomodo.cli import main; main()", "run", str(config)]
     both = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -10,6 +10,7 @@ the same question and gets the same answer.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from typing import Literal
@@ -150,47 +151,47 @@ class GaussianProcessOptimizer:
         design = self._design(history, wanted)
         if len(design) == n:
             return design
-        m = len(self.domains)
-        call_seed = self.seed * 100_003 + len(history)
-        # Fitting and acquisition warnings (jitter added, optimizer restarts) are routine at these sizes.
-        with torch.random.fork_rng(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.manual_seed(call_seed)
+        with self._seeded(history) as call_seed:
             model, train_x = self._model(history)
             pending = (torch.tensor([d.vector(self.domains) for d in design], dtype=torch.float64)
                        if design else None)
             acquisition = qLogNoisyExpectedImprovement(
                 model, X_baseline=train_x, X_pending=pending,
                 sampler=SobolQMCNormalSampler(torch.Size([self.options.mc_samples]), seed=call_seed))
-            ones = torch.ones(m, dtype=torch.float64)
-            candidates, _ = optimize_acqf(
-                acquisition, bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]),
-                q=n - len(design), num_restarts=self.options.num_restarts,
-                raw_samples=self.options.raw_samples,
-                equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
-        round_off_to_zero = torch.where(candidates < 1e-9, 0.0, candidates)
-        return design + [Mixture.normalised(zip(self.domains, row.tolist())) for row in round_off_to_zero]
+            candidates = self._maximise_on_simplex(acquisition, n - len(design), call_seed)
+        return design + [Mixture.normalised(zip(self.domains, row.tolist())) for row in candidates]
+
+    @contextlib.contextmanager
+    def _seeded(self, history: Sequence[Observation]):
+        """Torch's randomness fixed by (seed, history length), so a resumed study gets the same answer; fitting
+        and acquisition warnings (jitter added, optimizer restarts) are routine at these sizes."""
+        call_seed = self.seed * 100_003 + len(history)
+        with torch.random.fork_rng(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.manual_seed(call_seed)
+            yield call_seed
+
+    def _maximise_on_simplex(self, acquisition, q: int, call_seed: int):
+        """The acquisition's best q points with weights in [0, 1] summing to 1 (round-off below 1e-9 to 0)."""
+        m = len(self.domains)
+        ones = torch.ones(m, dtype=torch.float64)
+        candidates, _ = optimize_acqf(
+            acquisition, bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]), q=q,
+            num_restarts=self.options.num_restarts, raw_samples=self.options.raw_samples,
+            equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
+        return torch.where(candidates < 1e-9, 0.0, candidates)
 
     def recommend(self, history: Sequence[Observation], over_simplex: bool = True) -> list[Recommendation]:
         """The posterior mean's maximiser among the tried mixtures (the pick that does not chase one lucky
         noisy score), then (``over_simplex``) over the whole simplex, each with the model's mean and sd of the
         score there."""
         history_arrays(history, self.domains)
-        m = len(self.domains)
-        call_seed = self.seed * 100_003 + len(history)
-        with torch.random.fork_rng(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.manual_seed(call_seed)
+        with self._seeded(history) as call_seed:
             model, train_x = self._model(history)
             points = torch.unique(train_x, dim=0)
             tried = len(points)
             if over_simplex:
-                ones = torch.ones(m, dtype=torch.float64)
-                best_anywhere, _ = optimize_acqf(
-                    PosteriorMean(model), bounds=torch.stack([torch.zeros(m, dtype=torch.float64), ones]), q=1,
-                    num_restarts=self.options.num_restarts, raw_samples=self.options.raw_samples,
-                    equality_constraints=[(torch.arange(m), ones, 1.0)], options={"seed": call_seed})
-                points = torch.cat([points, torch.where(best_anywhere < 1e-9, 0.0, best_anywhere)])
+                points = torch.cat([points, self._maximise_on_simplex(PosteriorMean(model), 1, call_seed)])
             with torch.no_grad():
                 posterior = model.posterior(points)
                 mean, sd = posterior.mean.squeeze(-1), posterior.variance.squeeze(-1).clamp_min(0).sqrt()
@@ -201,8 +202,7 @@ class GaussianProcessOptimizer:
 
     def diagnostics(self, history: Sequence[Observation]) -> dict:
         """Exact leave-one-out predictions at the fitted hyperparameters (Rasmussen & Williams eq. 5.12)."""
-        with torch.random.fork_rng():
-            torch.manual_seed(self.seed * 100_003 + len(history))
+        with self._seeded(history):
             model, _ = self._model(history)
         mean, _ = leave_one_out(model)
         loo, _ = model.outcome_transform.untransform(mean.unsqueeze(-1))
