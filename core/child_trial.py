@@ -86,10 +86,10 @@ def _job_spec(config: Config, job: TrialJob) -> dict[str, Any]:
 class _Child:
     """One child process (or a launcher and its ranks), led by ``pid`` in its own process group."""
 
-    def __init__(self, pid: int, exit_code, timed_out: bool = False):
+    def __init__(self, pid: int, exit_code):
         self.pid = pid
         self._exit_code = exit_code
-        self.timed_out = timed_out
+        self.timed_out = False
         self.timeout = 0.0
 
     def exit_code(self) -> int | None:

@@ -50,6 +50,14 @@ class ModelBasedOptimizer(MixtureOptimizer, Protocol):
         """Leave-one-out predictions (``loo_predictions``), ``r2``, ``rmse``, ``n`` and ``model``."""
 
 
+def configured_optimizer(config: Any) -> Any:
+    """The optimizer a study config names, built with its domains, objective, seed and options."""
+    from .plugins import get
+
+    return get("optimizers", config.optimizer.name)(config.domain_names, objective=config.study.objective,
+                                                    seed=config.study.seed, **config.optimizer.options)
+
+
 def checked_proposals(name: str, proposals: Any, domains: Sequence[str]) -> list[Mixture]:
     """An optimizer's proposals as mixtures over exactly ``domains``, in their order; a plugin bug (another
     set of domains, not a mapping, weights off the simplex) is a PluginError naming the optimizer's plugin."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .config import Config
 from .errors import ModomodoError, PluginError
+from .optimizers import configured_optimizer
 from .plugins import get
 
 
@@ -19,8 +20,7 @@ def preflight(config: Config) -> list[str]:
     if check_config is not None:
         problems += [f"{line} (trainer {trainer.name!r})" for line in check_config(config)]
     try:
-        get("optimizers", config.optimizer.name)(config.domain_names, objective=config.study.objective,
-                                                 seed=config.study.seed, **config.optimizer.options)
+        configured_optimizer(config)
     except ModomodoError as error:
         problems.append(f"optimizer.options: {error}")
     return problems

@@ -13,7 +13,7 @@ from .errors import ModomodoError, UsageError
 from .ledger import Ledger, finished_ok, write_atomic
 from .live import format_score
 from .mixture import Mixture
-from .plugins import get
+from .optimizers import configured_optimizer
 from .scoring import paired_margin
 from .study import best_record, observations, recommendation
 
@@ -173,9 +173,7 @@ def _surrogate(config: Config, records: list[dict[str, Any]]) -> dict[str, Any] 
     """Leave-one-out diagnostics from the study's optimizer, when it is model-based."""
     history = observations(records)
     try:
-        optimizer = get("optimizers", config.optimizer.name)(
-            config.domain_names, objective=config.study.objective, seed=config.study.seed, **config.optimizer.options)
-        diagnostics = getattr(optimizer, "diagnostics", None)
+        diagnostics = getattr(configured_optimizer(config), "diagnostics", None)
         if diagnostics is None:
             return None
         result = dict(diagnostics(history))

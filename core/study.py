@@ -20,7 +20,8 @@ from .errors import ConfigError, HistoryError, UsageError
 from .executors import TrialFailure, attempt_trial, make_executor
 from .ledger import Ledger, finished_ok, write_atomic
 from .mixture import Mixture
-from .optimizers import Observation, Recommendation, best_observed, checked_proposals, recommend
+from .optimizers import (Observation, Recommendation, best_observed, checked_proposals, configured_optimizer,
+                         recommend)
 from .plugins import get, plugin_listing
 from .preflight import preflight
 from .run_lock import RunLock
@@ -261,7 +262,7 @@ class Study:
         uniform = Mixture.uniform(domains)
         history = observations(self.ledger.records())
         proposals: list[tuple[Mixture, str]] = []
-        self._fallback = None
+        fallback = None
         if not any(Mixture(r["mixture"]) == uniform for r in done):
             proposals.append((uniform, "uniform"))
         initial_strategy, initial_count = self._initial_plan()
@@ -272,26 +273,28 @@ class Study:
                 name, want = initial_strategy, min(want, still_initial)
             else:
                 name = self.config.optimizer.name
-            proposals += [(m, name) for m in self._propose(name, history, want, len(done))]
+            mixtures, proposer, fallback = self._propose(name, history, want, len(done))
+            proposals += [(m, proposer) for m in mixtures]
         jobs = self._jobs(proposals[:remaining], "search")
-        if self._fallback:
-            for job in jobs:
-                if self._proposers[job.id] != "uniform":
-                    self._proposers[job.id], self._fallbacks[job.id] = "random", self._fallback
+        if fallback:
+            self._fallbacks.update({job.id: fallback for job in jobs if self._proposers[job.id] == "random"})
         return jobs
 
-    def _propose(self, name: str, history: list[Observation], n: int, round_index: int) -> list[Mixture]:
+    def _propose(self, name: str, history: list[Observation], n: int,
+                 round_index: int) -> tuple[list[Mixture], str, str | None]:
+        """``n`` mixtures from strategy ``name``, the strategy that proposed them, and why ``random`` stood in
+        (None when it did not)."""
         domains = self.config.domain_names
         seed = self.config.study.seed + round_index
         options = dict(self.config.optimizer.options) if name == self.config.optimizer.name else {}
         objective = self.config.study.objective
         try:
             proposals = get("optimizers", name)(domains, objective=objective, seed=seed, **options).propose(history, n)
+            return checked_proposals(name, proposals, domains), name, None
         except HistoryError as error:
             self._say(f"[yellow]{name} cannot propose yet ({error}); using random mixtures this round[/yellow]")
-            self._fallback = f"{name} could not propose: {error}"
             proposals = get("optimizers", "random")(domains, objective=objective, seed=seed).propose(history, n)
-        return checked_proposals(name, proposals, domains)
+            return checked_proposals("random", proposals, domains), "random", f"{name} could not propose: {error}"
 
     def _jobs(self, proposals: list[tuple[Mixture, str]], role: str) -> list[TrialJob]:
         """Number the trials after the finished ones; a mixture already run gets the next seed."""
@@ -380,9 +383,7 @@ def recommendation(config: Config, records: list[dict[str, Any]]) -> tuple[list[
     if not history:
         return [], None
     try:
-        optimizer = get("optimizers", config.optimizer.name)(
-            config.domain_names, objective=objective, seed=config.study.seed, **config.optimizer.options)
-        picks = recommend(optimizer, history, objective)
+        picks = recommend(configured_optimizer(config), history, objective)
     except Exception:  # noqa: BLE001 - a surrogate that fails to fit must not stop the study or its report
         picks = [best_observed(history, objective)]
     trials = [r for r in finished_ok(records, "search") if Mixture(r["mixture"]) == picks[0].mixture]

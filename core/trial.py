@@ -104,8 +104,8 @@ def evaluate(config: Config, policy: Any, seed: int, progress: ProgressCallback 
         metric = benchmark_metric(entry)
         completions = trainer.generate(policy, rows, request)
         values = [
-            math.fsum(metric(c, row) for c in answers) / max(len(answers), 1)
-            for answers, row in zip(completions, rows)
+            math.fsum(metric(c, row) for c in given) / max(len(given), 1)
+            for given, row in zip(completions, rows)
         ]
         per_example[name] = values
         if answers is not None:

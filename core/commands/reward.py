@@ -1,6 +1,7 @@
 """``modomodo reward``: score one completion and show every part of its reward, to see why a reward looks wrong."""
 
 import json
+from pathlib import Path
 
 import click
 
@@ -62,7 +63,7 @@ def command(verifier_name, solution, row_json, format_name, cases_path, completi
 def _cases(path: str):
     """(line number, case) for every non-empty line; a bad line is an error naming it."""
     try:
-        lines = open(path, encoding="utf-8").read().splitlines()
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise UsageError(f"--cases {path}: cannot read ({error.strerror})") from None
     for number, line in enumerate(lines, start=1):
