@@ -22,7 +22,8 @@ from .mixture import Mixture, MixtureError
 from .options import between, parse_options, positive
 from .plugins import get as get_component
 from .plugins import temporary_plugin
-from .optimizers import MixtureOptimizer, Observation, OptimizerFactory, Recommendation, best_observed, recommend
+from .optimizers import (MixtureOptimizer, Observation, OptimizerFactory, Recommendation, Run, best_observed,
+                         recommend)
 from .trainers import DomainData, GenerateRequest, Trainer, TrainOutcome, TrainRequest
 from .verifiers import CompositeReward, RewardBreakdown, Verifier
 
@@ -50,6 +51,7 @@ __all__ = [
     "Recommendation",
     "RewardBreakdown",
     "Row",
+    "Run",
     "TrainOutcome",
     "TrainRequest",
     "Trainer",

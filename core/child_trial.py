@@ -30,7 +30,7 @@ from .ledger import write_atomic
 from .mixture import Mixture
 from .plugins import get, plugin_modules, register_plugin
 from .trainers import ProgressCallback
-from .trial import TrialJob, TrialResult, run_job, train_policy
+from .trial import TrialJob, TrialResult, run_job, train_other_rank
 
 POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
@@ -77,7 +77,7 @@ def _job_spec(config: Config, job: TrialJob) -> dict[str, Any]:
     return {
         "config": config_to_dict(config),
         "job": {"id": job.id, "index": job.index, "mixture": dict(job.mixture), "seed": job.seed,
-                "role": job.role, "workdir": str(job.workdir)},
+                "role": job.role, "workdir": str(job.workdir), "fidelity": job.fidelity},
         "plugins": plugin_modules(runtime_only=True),
         "sys_path": list(sys.path),
     }
@@ -220,7 +220,8 @@ def run_spec(spec_path: str) -> int:
         register_plugin(sys.modules[module], name)
     job_data = spec["job"]
     job = TrialJob(id=job_data["id"], index=job_data["index"], mixture=Mixture(job_data["mixture"]),
-                   seed=job_data["seed"], role=job_data["role"], workdir=Path(job_data["workdir"]))
+                   seed=job_data["seed"], role=job_data["role"], workdir=Path(job_data["workdir"]),
+                   fidelity=job_data["fidelity"])
     rank = int(os.environ.get("RANK", "0"))
     try:
         config = config_from_dict(spec["config"], source=spec_path)
@@ -228,7 +229,7 @@ def run_spec(spec_path: str) -> int:
             result = run_job(config, job, _progress_file(job.workdir / "progress.json"))
             write_atomic(job.workdir / "result.json", result.to_json())
         else:
-            train_policy(config, job.mixture, job.seed, job.workdir)
+            train_other_rank(config, job)
         return 0
     except Exception as error:  # noqa: BLE001 - reported to the driver, which records the failure
         details = traceback.format_exc()

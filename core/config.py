@@ -63,6 +63,7 @@ def _study_name(instance, attribute, value):
 
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
+DEFAULT_BUDGET = 12
 MAX_BATCH = 64  # proposals per round: a joint q-batch of more is hours of acquisition optimisation
 
 
@@ -76,10 +77,17 @@ class StudyConfig:
     name: str = attrs.field(validator=_study_name)
     output_dir: str = "runs"
     seed: int = attrs.field(default=42, validator=_between(0, MAX_SEED))
-    budget: int = attrs.field(default=12, validator=_between(1, 100_000))
+    budget: int | None = attrs.field(default=None, validator=_between(1, 100_000))
+    budget_steps: int | None = attrs.field(default=None, validator=_between(1, 10**12))
     objective: str = "out_score"
     confirm_seeds: int = attrs.field(default=0, validator=_between(0, 1_000))
     evaluate_base: bool = True
+
+    def __attrs_post_init__(self):
+        """``budget`` counts search trials (12 unless ``budget_steps``, the training steps they may spend, is
+        given); with both, the study ends at whichever is reached first."""
+        if self.budget is None and self.budget_steps is None:
+            object.__setattr__(self, "budget", DEFAULT_BUDGET)
 
 
 @attrs.frozen(kw_only=True)
@@ -146,6 +154,14 @@ class EvalConfig:
     batch_size: int = attrs.field(default=32, validator=_positive)
     limit: int | None = attrs.field(default=None, validator=_positive)
     engine: Literal["auto", "hf", "vllm"] = "auto"
+    at: list[float] = attrs.field(factory=lambda: [1.0], validator=lambda i, a, v: _fractions_of_the_run(v))
+
+
+def _fractions_of_the_run(value: list[float]) -> None:
+    """``eval.at``: where along its steps a trial is evaluated, the last at the end of the run."""
+    if not value or any(not 0 < f <= 1 for f in value) or list(value) != sorted(set(value)) or value[-1] != 1:
+        raise ValueError(f"at: expected increasing fractions of the run's steps in (0, 1], ending with 1.0 "
+                         f"(e.g. [0.25, 0.5, 1.0]), got {value!r}")
 
 
 @attrs.frozen(kw_only=True)

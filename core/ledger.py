@@ -95,9 +95,22 @@ class Ledger:
         return [r for r in self.records() if r.get("status") in FINISHED]
 
 
-def finished_ok(records: list[dict[str, Any]], role: str) -> list[dict[str, Any]]:
-    """The successful trials of one role ("search", "confirm" or "base"), in ledger order."""
-    return [r for r in records if r.get("role") == role and r.get("status") == "ok"]
+def finished_ok(records: list[dict[str, Any]], role: str, partial: bool = False) -> list[dict[str, Any]]:
+    """The successful trials of one role ("search", "confirm" or "base"), in ledger order; trials trained only
+    part of the run (``fidelity`` < 1, kept for continuing) only when ``partial``."""
+    return [r for r in records if r.get("role") == role and r.get("status") == "ok"
+            and (partial or fidelity(r) >= 1)]
+
+
+def fidelity(record: dict[str, Any]) -> float:
+    """How much of the run a trial has trained (lines written before partial trials existed: all of it)."""
+    return float(record.get("fidelity", 1.0))
+
+
+def steps_spent(records: list[dict[str, Any]]) -> int:
+    """Training steps the study's finished trials have spent (a continued trial counted once, as far as it
+    got): what ``study.budget_steps`` is measured against."""
+    return sum(int(r.get("steps") or 0) for r in records if r.get("status") in FINISHED and r.get("role") != "base")
 
 
 def record_problem(record: Any) -> str | None:
@@ -113,6 +126,8 @@ def record_problem(record: Any) -> str | None:
     if not isinstance(record.get("mixture"), dict) or not all(
             isinstance(w, (int, float)) and not isinstance(w, bool) for w in record["mixture"].values()):
         return "no mixture of numeric weights"
+    if not isinstance(record.get("fidelity", 1.0), (int, float)) or not 0 < record.get("fidelity", 1.0) <= 1:
+        return "its fidelity is not a fraction in (0, 1]"
     if record["status"] == "ok":
         scores = record.get("scores")
         if not isinstance(scores, dict) or not all(

@@ -12,10 +12,26 @@ from .mixture import Mixture
 
 @attrs.frozen
 class Observation:
-    """One finished trial as an optimizer sees it: the mixture and its scores by column name."""
+    """One finished trial as an optimizer sees it: the mixture and its scores by column name.
+
+    A multi-fidelity optimizer also sees each trial's evaluations before the end of its run: ``fidelity`` is
+    the fraction of ``train.steps`` trained when it was scored, ``trial`` the trial's id (to continue it).
+    """
 
     mixture: Mixture
     scores: Mapping[str, float]
+    fidelity: float = 1.0
+    trial: str | None = None
+
+
+@attrs.frozen
+class Run:
+    """What a multi-fidelity optimizer asks for: train ``mixture`` up to ``fidelity`` (one of ``eval.at``), as a
+    new trial, or by continuing the partial trial ``trial`` from where it stopped."""
+
+    mixture: Mixture
+    fidelity: float = 1.0
+    trial: str | None = None
 
 
 @attrs.frozen
@@ -37,6 +53,14 @@ class Recommendation:
 class MixtureOptimizer(Protocol):
     def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
         """Return ``n`` mixtures over the optimizer's domains; raise HistoryError if history is unusable."""
+
+
+class MultiFidelityOptimizer(MixtureOptimizer, Protocol):
+    """A strategy that spends training steps, not whole trials: it sees every evaluation of ``eval.at`` (partial
+    trials included) and decides which mixtures to start, how far, and which partial trials to continue."""
+
+    def propose_runs(self, history: Sequence[Observation], n: int, fidelities: Sequence[float]) -> list[Run]:
+        """``n`` runs; ``fidelities`` are the points of ``eval.at`` a run may stop at."""
 
 
 class ModelBasedOptimizer(MixtureOptimizer, Protocol):
@@ -79,6 +103,33 @@ def checked_proposals(name: str, proposals: Any, domains: Sequence[str]) -> list
             checked.append(Mixture.normalised([(d, proposal[d]) for d in domains]))
         except MixtureError as error:
             raise PluginError(f"{who} proposed an invalid mixture: {error}") from None
+    return checked
+
+
+def checked_runs(name: str, runs: Any, domains: Sequence[str], fidelities: Sequence[float],
+                 partial: Sequence[Mapping[str, Any]]) -> list[Run]:
+    """A multi-fidelity optimizer's runs, checked: new mixtures over exactly ``domains`` (as ``checked_proposals``),
+    fidelities from ``eval.at``, continuations of partial trials (``partial``: their ledger records) to a point
+    further than they got. A continuation takes its trial's mixture."""
+    from .errors import PluginError
+
+    by_id = {record["id"]: record for record in partial}
+    checked = []
+    for run in runs:
+        if not isinstance(run, Run) or run.fidelity not in fidelities:
+            raise PluginError(f"optimizer {name!r} asked for {run!r}; expected a Run with a fidelity in eval.at "
+                              f"({', '.join(f'{f:g}' for f in fidelities)})")
+        if run.trial is None:
+            checked.append(Run(checked_proposals(name, [run.mixture], domains)[0], run.fidelity))
+            continue
+        if any(other.trial == run.trial for other in checked):
+            raise PluginError(f"optimizer {name!r} asked to continue trial {run.trial!r} twice in one round")
+        earlier = by_id.get(run.trial)
+        if earlier is None or earlier.get("fidelity", 1.0) >= run.fidelity:
+            got = "no successful search trial" if earlier is None else f"trained to {earlier.get('fidelity', 1.0):g}"
+            raise PluginError(f"optimizer {name!r} asked to continue trial {run.trial!r} to {run.fidelity:g}, but it "
+                              f"is {got}; a continuation goes further than the partial trial got")
+        checked.append(Run(Mixture(earlier["mixture"]), run.fidelity, run.trial))
     return checked
 
 

@@ -20,9 +20,16 @@ def preflight(config: Config) -> list[str]:
     if check_config is not None:
         problems += [f"{line} (trainer {trainer.name!r})" for line in check_config(config)]
     try:
-        configured_optimizer(config)
+        optimizer = configured_optimizer(config)
     except ModomodoError as error:
         problems.append(f"optimizer.options: {error}")
+        optimizer = None
+    if not getattr(trainer, "partial_runs", False):
+        partial = [f"eval.at = {config.eval.at}"] if config.eval.at != [1.0] else []
+        if hasattr(optimizer, "propose_runs"):
+            partial.append(f"optimizer.name = {config.optimizer.name!r} (a multi-fidelity strategy)")
+        problems += [f"{what}: trainer {trainer.name!r} cannot stop a run part-way and continue it "
+                     "(no partial_runs); every trial would fail" for what in partial]
     return problems
 
 

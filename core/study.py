@@ -18,14 +18,14 @@ from typing import Any
 from .config import Config, config_to_dict, dump_toml, load_config
 from .errors import ConfigError, HistoryError, UsageError
 from .executors import TrialFailure, attempt_trial, make_executor
-from .ledger import Ledger, finished_ok, write_atomic
+from .ledger import Ledger, fidelity, finished_ok, steps_spent, write_atomic
 from .mixture import Mixture
-from .optimizers import (Observation, Recommendation, best_observed, checked_proposals, configured_optimizer,
-                         recommend)
+from .optimizers import (Observation, Recommendation, Run, best_observed, checked_proposals, checked_runs,
+                         configured_optimizer, recommend)
 from .plugins import get, plugin_listing
 from .preflight import preflight
 from .run_lock import RunLock
-from .trial import TrialJob, TrialResult
+from .trial import TrialJob, TrialResult, earlier_evaluations
 
 # Sections that, when changed, make earlier trials incomparable with new ones.
 LEDGER_DEFINING = ("domains", "benchmarks", "model", "train", "eval")
@@ -51,8 +51,16 @@ def _now() -> str:
 
 
 def observations(records: list[dict[str, Any]]) -> list[Observation]:
-    """What the optimizers learn from: finished, successful search trials."""
-    return [Observation(mixture=Mixture(r["mixture"]), scores=r["scores"]) for r in finished_ok(records, "search")]
+    """What the optimizers learn from: finished, successful search trials trained to the end of the run."""
+    return [Observation(mixture=Mixture(r["mixture"]), scores=r["scores"], trial=r["id"])
+            for r in finished_ok(records, "search")]
+
+
+def evaluations(records: list[dict[str, Any]]) -> list[Observation]:
+    """What a multi-fidelity optimizer learns from: every evaluation of every successful search trial."""
+    return [Observation(mixture=Mixture(r["mixture"]), scores=e["scores"], fidelity=e["fraction"], trial=r["id"])
+            for r in finished_ok(records, "search", partial=True)
+            for e in r.get("evaluations") or [{"fraction": fidelity(r), "scores": r["scores"]}]]
 
 
 def ledger_settings(config: Config) -> dict[str, Any]:
@@ -217,10 +225,13 @@ class Study:
         if not jobs:
             return
         for job in jobs:
-            if job.workdir.exists():
+            # A trial's folder is kept when it holds evaluations of this same trial, so that a continued or
+            # interrupted trial goes on from its last one; anything else in it is a stale attempt.
+            if job.workdir.exists() and not earlier_evaluations(job.workdir, job.mixture, job.seed):
                 shutil.rmtree(job.workdir)
-            job.workdir.mkdir(parents=True)
-            self._log(f"start trial {job.id} role={job.role} seed={job.seed} mixture={job.mixture}")
+            job.workdir.mkdir(parents=True, exist_ok=True)
+            self._log(f"start trial {job.id} role={job.role} seed={job.seed} mixture={job.mixture}"
+                      + (f" up to {job.fidelity:g} of the run" if job.fidelity < 1 else ""))
         progress = self.view.trial_progress if self.view is not None else None
         executor.run(jobs, self._record, progress)
 
@@ -253,18 +264,18 @@ class Study:
 
     def _next_search_jobs(self) -> list[TrialJob]:
         """The next round: uniform first (the baseline every report compares with), then the
-        initial design, then the optimizer, ``optimizer.batch`` mixtures at a time."""
+        initial design, then the optimizer, ``optimizer.batch`` runs at a time, until ``study.budget`` trials
+        or ``study.budget_steps`` training steps are spent. Uniform and the initial design train to the end."""
+        study = self.config.study
         done = self._search_records()
-        remaining = self.config.study.budget - len(done)
-        if remaining <= 0:
+        remaining = study.budget - len(done) if study.budget is not None else self.config.optimizer.batch
+        if remaining <= 0 or (study.budget_steps is not None and steps_spent(self.ledger.records()) >= study.budget_steps):
             return []
-        domains = self.config.domain_names
-        uniform = Mixture.uniform(domains)
-        history = observations(self.ledger.records())
-        proposals: list[tuple[Mixture, str]] = []
+        uniform = Mixture.uniform(self.config.domain_names)
+        proposals: list[tuple[Run, str]] = []
         fallback = None
         if not any(Mixture(r["mixture"]) == uniform for r in done):
-            proposals.append((uniform, "uniform"))
+            proposals.append((Run(uniform), "uniform"))
         initial_strategy, initial_count = self._initial_plan()
         want = min(self.config.optimizer.batch, remaining) - len(proposals)
         if want > 0:
@@ -273,46 +284,52 @@ class Study:
                 name, want = initial_strategy, min(want, still_initial)
             else:
                 name = self.config.optimizer.name
-            mixtures, proposer, fallback = self._propose(name, history, want, len(done))
-            proposals += [(m, proposer) for m in mixtures]
+            runs, proposer, fallback = self._propose(name, want, len(done))
+            proposals += [(run, proposer) for run in runs]
         jobs = self._jobs(proposals[:remaining], "search")
         if fallback:
             self._fallbacks.update({job.id: fallback for job in jobs if self._proposers[job.id] == "random"})
         return jobs
 
-    def _propose(self, name: str, history: list[Observation], n: int,
-                 round_index: int) -> tuple[list[Mixture], str, str | None]:
-        """``n`` mixtures from strategy ``name``, the strategy that proposed them, and why ``random`` stood in
-        (None when it did not)."""
+    def _propose(self, name: str, n: int, round_index: int) -> tuple[list[Run], str, str | None]:
+        """``n`` runs from strategy ``name`` (a multi-fidelity one chooses how far each goes; the others' train to
+        the end), the strategy that proposed them, and why ``random`` stood in (None when it did not)."""
         domains = self.config.domain_names
         seed = self.config.study.seed + round_index
         options = dict(self.config.optimizer.options) if name == self.config.optimizer.name else {}
         objective = self.config.study.objective
+        records = self.ledger.records()
         try:
-            proposals = get("optimizers", name)(domains, objective=objective, seed=seed, **options).propose(history, n)
-            return checked_proposals(name, proposals, domains), name, None
+            optimizer = get("optimizers", name)(domains, objective=objective, seed=seed, **options)
+            if hasattr(optimizer, "propose_runs"):
+                runs = optimizer.propose_runs(evaluations(records), n, list(self.config.eval.at))
+                return checked_runs(name, runs, domains, self.config.eval.at, finished_ok(records, "search", True)), name, None
+            return [Run(m) for m in checked_proposals(name, optimizer.propose(observations(records), n), domains)], name, None
         except HistoryError as error:
             self._say(f"[yellow]{name} cannot propose yet ({error}); using random mixtures this round[/yellow]")
-            proposals = get("optimizers", "random")(domains, objective=objective, seed=seed).propose(history, n)
-            return checked_proposals("random", proposals, domains), "random", f"{name} could not propose: {error}"
+            proposals = get("optimizers", "random")(domains, objective=objective, seed=seed).propose(observations(records), n)
+            return ([Run(m) for m in checked_proposals("random", proposals, domains)], "random",
+                    f"{name} could not propose: {error}")
 
-    def _jobs(self, proposals: list[tuple[Mixture, str]], role: str) -> list[TrialJob]:
-        """Number the trials after the finished ones; a mixture already run gets the next seed."""
-        finished = [r for r in self.ledger.finished() if r["id"] != "base"]
+    def _jobs(self, proposals: list[tuple[Run, str]], role: str) -> list[TrialJob]:
+        """Number new trials after the finished ones (a mixture already run gets the next seed); a run that
+        continues a partial trial keeps that trial's id, seed and folder."""
+        finished = {r["id"]: r for r in self.ledger.finished() if r["id"] != "base"}
         next_index = 1 + len(finished)
-        seen = [Mixture(r["mixture"]) for r in finished]
+        seen = [Mixture(r["mixture"]) for r in finished.values()]
         jobs = []
-        for offset, (mixture, proposer) in enumerate(proposals):
-            trial_id = f"{next_index + offset:04d}"
-            jobs.append(TrialJob(
-                id=trial_id,
-                index=next_index + offset,
-                mixture=mixture,
-                seed=self.config.study.seed + seen.count(mixture),
-                role=role,
-                workdir=self.run_dir / "trials" / trial_id,
-            ))
-            seen.append(mixture)
+        for run, proposer in proposals:
+            if run.trial is not None:
+                earlier = finished[run.trial]
+                trial_id, index, seed = run.trial, earlier["index"], earlier["seed"]
+                proposer = earlier.get("proposer", proposer)
+            else:
+                trial_id, index = f"{next_index:04d}", next_index
+                seed = self.config.study.seed + seen.count(run.mixture)
+                next_index += 1
+                seen.append(run.mixture)
+            jobs.append(TrialJob(id=trial_id, index=index, mixture=run.mixture, seed=seed, role=role,
+                                 workdir=self.run_dir / "trials" / trial_id, fidelity=run.fidelity))
             self._proposers[trial_id] = proposer
         return jobs
 
@@ -327,7 +344,7 @@ class Study:
         wanted = []
         for mixture in dict.fromkeys([Mixture(best["mixture"]), Mixture.uniform(self.config.domain_names)]):
             have = sum(1 for r in confirmed if Mixture(r["mixture"]) == mixture)
-            wanted += [(mixture, "confirm")] * (extra - have)
+            wanted += [(Run(mixture), "confirm")] * (extra - have)
         return self._jobs(wanted, "confirm")
 
     # -- recording -----------------------------------------------------------------------------
@@ -339,6 +356,7 @@ class Study:
             "proposer": self._proposers.get(job.id, job.role),
             "mixture": dict(job.mixture),
             "seed": job.seed,
+            "fidelity": job.fidelity,
             "finished_at": _now(),
             "settings": self.settings_hash,
         }
@@ -356,6 +374,7 @@ class Study:
                     for b in outcome.benchmarks
                 ],
                 steps=outcome.train_metrics.get("steps"),
+                evaluations=list(outcome.evaluations),
                 train=dict(outcome.train_metrics),
                 wall_time=round(outcome.wall_time, 3),
             )
@@ -365,9 +384,15 @@ class Study:
             self.view.trial_done(record)
 
     def _record_interrupted(self, job: TrialJob) -> None:
+        if any(r["id"] == job.id for r in self.ledger.finished()):
+            # A continued partial trial: its last evaluation stays its record, and continuing it again starts
+            # from the checkpoint kept there.
+            self._log(f"trial {job.id} interrupted while continuing; it stays at its last evaluation")
+            return
         self.ledger.append({
             "id": job.id, "index": job.index, "role": job.role, "proposer": self._proposers.get(job.id, job.role),
-            "mixture": dict(job.mixture), "seed": job.seed, "status": "interrupted", "finished_at": _now(),
+            "mixture": dict(job.mixture), "seed": job.seed, "fidelity": job.fidelity, "status": "interrupted",
+            "finished_at": _now(),
             "settings": self.settings_hash,
         })
         self._log(f"trial {job.id} interrupted")

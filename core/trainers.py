@@ -30,7 +30,13 @@ class DomainData:
 
 @attrs.frozen
 class TrainRequest:
-    """Everything a trainer needs for one trial. ``model`` and ``train`` are the config sections."""
+    """Everything a trainer needs for one trial. ``model`` and ``train`` are the config sections.
+
+    ``until`` < 1 asks for a partial run (a trainer with ``partial_runs = True``): train the first ``until``
+    of the run's steps on the whole run's schedule (learning rate, data order), then keep in ``workdir`` what
+    continuing needs. A later request for the same trial and workdir with a larger ``until`` continues from
+    there, and must end where a run straight through would have.
+    """
 
     mixture: Mixture
     seed: int
@@ -39,6 +45,7 @@ class TrainRequest:
     train: Any
     workdir: Path
     progress: ProgressCallback | None = None
+    until: float = 1.0
 
 
 @attrs.frozen
@@ -73,7 +80,8 @@ class Trainer(Protocol):
         """The base policy (before any RL) the study's trials start from."""
 
     def train(self, request: TrainRequest) -> TrainOutcome:
-        """Run RL on ``request.mixture`` and return the trained policy."""
+        """Run RL on ``request.mixture`` and return the trained policy; ``metrics["steps"]`` is the steps trained
+        so far and, for a trainer with ``partial_runs``, ``metrics["total_steps"]`` the whole run's."""
 
     def generate(self, policy: Any, rows: Sequence[Row], request: GenerateRequest) -> list[list[str]]:
         """One list of completions per row (length 1 for greedy, ``samples`` otherwise)."""

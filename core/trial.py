@@ -13,6 +13,7 @@ import attrs
 
 from .config import Config
 from .errors import TrialError
+from .ledger import write_atomic
 from .loading import benchmark_metric, domain_reward, load_rows
 from .mixture import Mixture
 from .plugins import get
@@ -33,6 +34,7 @@ class TrialJob:
     seed: int
     role: str
     workdir: Path
+    fidelity: float = 1.0  # the fraction of train.steps to train up to (below 1: a partial trial)
 
 
 @attrs.frozen
@@ -46,6 +48,7 @@ class TrialResult:
     train_metrics: Mapping[str, Any]
     wall_time: float
     per_example: Mapping[str, Sequence[float]] = attrs.field(factory=dict, repr=False)
+    evaluations: Sequence[Mapping[str, Any]] = ()  # {fraction, step, scores} at each of eval.at reached so far
 
     def scores(self) -> dict[str, float]:
         """Flat score columns: in_score, out_score, their stderr, and one column per benchmark."""
@@ -61,6 +64,7 @@ class TrialResult:
             "mixture": dict(self.mixture), "seed": self.seed, "summary": dict(self.summary),
             "benchmarks": [attrs.asdict(b) for b in self.benchmarks],
             "train_metrics": dict(self.train_metrics), "wall_time": self.wall_time,
+            "evaluations": list(self.evaluations),
         })
 
     @classmethod
@@ -71,6 +75,7 @@ class TrialResult:
             mixture=Mixture(data["mixture"]), seed=data["seed"], summary=data["summary"],
             benchmarks=[BenchmarkScore(**b) for b in data["benchmarks"]], train_metrics=data["train_metrics"],
             wall_time=data["wall_time"], per_example=json.loads(per_example.read_text()) if per_example.exists() else {},
+            evaluations=data.get("evaluations", ()),
         )
 
 
@@ -121,7 +126,7 @@ def run_job(config: Config, job: TrialJob, progress: ProgressCallback | None = N
     """A search or confirmation trial, or the base's evaluation (``role = "base"``)."""
     if job.role == "base":
         return evaluate_base(config, job.workdir, progress)
-    return run_trial(config, job.mixture, job.seed, job.workdir, progress)
+    return run_trial(config, job.mixture, job.seed, job.workdir, progress, job.fidelity)
 
 
 def evaluate_base(config: Config, workdir: Path, progress: ProgressCallback | None = None) -> TrialResult:
@@ -133,21 +138,68 @@ def evaluate_base(config: Config, workdir: Path, progress: ProgressCallback | No
                         progress=progress)
 
 
+EVALUATIONS = "evaluations.json"  # in a trial's folder: its result at each point of eval.at reached so far
+
+
+def evaluation_points(config: Config, fidelity: float) -> list[float]:
+    """Where a trial trained up to ``fidelity`` is evaluated: the points of ``eval.at`` before it, and there."""
+    return [point for point in config.eval.at if point < fidelity] + [fidelity]
+
+
 def run_trial(
     config: Config,
     mixture: Mixture,
     seed: int,
     workdir: Path,
     progress: ProgressCallback | None = None,
+    fidelity: float = 1.0,
 ) -> TrialResult:
-    """Train on ``mixture`` with ``seed`` and score the trained policy (see ``score_policy``)."""
+    """Train on ``mixture`` with ``seed`` up to ``fidelity`` of the run, scoring the policy at each point of
+    ``eval.at`` on the way (see ``score_policy``).
+
+    Each evaluation is kept in the trial's folder as it is made, with the trainer's resumable state, so a
+    trial continued to a higher fidelity, or run again after a crash, starts from its last evaluation
+    and ends where a run straight through would have.
+    """
     started = time.monotonic()
-    outcome = train_policy(config, mixture, seed, workdir, progress)
-    return score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
+    done = earlier_evaluations(workdir, mixture, seed)
+    result = None
+    for point in evaluation_points(config, fidelity):
+        if point in done:
+            result = done[point]
+            continue
+        outcome = train_policy(config, mixture, seed, workdir, progress, until=point)
+        result = score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
+        done[point] = attrs.evolve(result, evaluations=[
+            {"fraction": f, "step": r.train_metrics.get("steps"), "scores": r.scores()} for f, r in sorted(done.items())])
+        write_atomic(workdir / EVALUATIONS, json.dumps({"mixture": dict(mixture), "seed": seed, "results": {
+            str(f): json.loads(r.to_json()) for f, r in done.items()}}))
+        result = done[point]
+    return attrs.evolve(result, wall_time=time.monotonic() - started)
+
+
+def train_other_rank(config: Config, job: TrialJob) -> None:
+    """What a process of a multi-process trial other than rank 0 does: the same training runs, no scoring."""
+    done = earlier_evaluations(job.workdir, job.mixture, job.seed)
+    for point in evaluation_points(config, job.fidelity):
+        if point not in done:
+            train_policy(config, job.mixture, job.seed, job.workdir, until=point)
+
+
+def earlier_evaluations(workdir: Path, mixture: Mixture, seed: int) -> dict[float, TrialResult]:
+    """The results a trial's folder holds from an earlier, partial run of the same mixture and seed."""
+    try:
+        kept = json.loads((workdir / EVALUATIONS).read_text())
+    except (OSError, ValueError):
+        return {}
+    if kept.get("mixture") != dict(mixture) or kept.get("seed") != seed:
+        return {}
+    return {float(point): TrialResult.from_json(json.dumps(data), workdir) for point, data in kept["results"].items()}
 
 
 def train_policy(
-    config: Config, mixture: Mixture, seed: int, workdir: Path, progress: ProgressCallback | None = None
+    config: Config, mixture: Mixture, seed: int, workdir: Path, progress: ProgressCallback | None = None,
+    until: float = 1.0,
 ) -> TrainOutcome:
     """The training half of a trial: every process of a multi-process trial runs it, rank 0 then scores."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -166,6 +218,7 @@ def train_policy(
             train=config.train,
             workdir=workdir,
             progress=progress,
+            until=until,
         )
     )
     loss = outcome.metrics.get("loss")
