@@ -27,8 +27,11 @@ class StudyView:
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
         )
-        total = config.study.budget + 2 * config.study.confirm_seeds
-        self.overall = self.progress.add_task("trials", total=total)
+        if config.study.budget is None:  # a budget in training steps: the bar counts them
+            self.overall = self.progress.add_task("steps", total=config.study.budget_steps)
+        else:
+            self.overall = self.progress.add_task("trials", total=config.study.budget + 2 * config.study.confirm_seeds)
+        self.steps_seen: dict[str, int] = {}
         self.current = self.progress.add_task("", total=1, visible=False)
         self.table = Table("trial", "role", "mixture", "in", "out", "time", title="finished trials")
         self.live = Live(Group(self.table, self.progress), console=self.console, refresh_per_second=4,
@@ -58,17 +61,25 @@ class StudyView:
         scores = record.get("scores", {})
         mixture = ", ".join(f"{k}={v:.2f}" for k, v in (record.get("mixture") or {}).items() if v > 0)
         status = record.get("status")
+        role = record.get("role", "")
+        if record.get("fidelity", 1.0) < 1:
+            role += f" {record['fidelity']:.0%}"
         self.table.add_row(
-            record["id"], record.get("role", ""),
+            record["id"], role,
             mixture if record["id"] != "base" else "(no RL)",
             format_score(scores, "in_score") if status == "ok" else f"[red]{status}[/red]",
             format_score(scores, "out_score") if status == "ok" else (record.get("error") or "")[:40],
             f"{record.get('wall_time', 0):.0f}s",
         )
-        if record.get("role") in ("search", "confirm"):
-            self.progress.advance(self.overall)
+        steps = int(record.get("steps") or 0)
+        if self.config.study.budget is None:
+            if record.get("role") == "search":
+                self.progress.advance(self.overall, max(0, steps - self.steps_seen.get(record["id"], 0)))
+        elif record.get("role") in ("search", "confirm") and record["id"] not in self.steps_seen:
+            self.progress.advance(self.overall)  # a trial continued later is still one trial
+        self.steps_seen[record["id"]] = steps
         self.progress.update(self.current, visible=False)
         if not self.console.is_terminal:  # logs and CI: one plain line per trial instead of a live table
-            self.console.print(f"trial {record['id']} {record.get('role', '')} {status}: mixture {mixture or '-'}; "
+            self.console.print(f"trial {record['id']} {role} {status}: mixture {mixture or '-'}; "
                                f"in {format_score(scores, 'in_score')}; out {format_score(scores, 'out_score')}; "
                                f"{record.get('wall_time', 0):.0f}s {record.get('error') or ''}".rstrip(), highlight=False)

@@ -10,12 +10,12 @@ from typing import Any
 
 from .config import Config, load_config
 from .errors import ModomodoError, UsageError
-from .ledger import Ledger, finished_ok, write_atomic
+from .ledger import FINISHED, Ledger, fidelity, finished_ok, steps_spent, write_atomic
 from .live import format_score
 from .mixture import Mixture
 from .optimizers import configured_optimizer
 from .scoring import paired_margin
-from .study import best_record, observations, recommendation
+from .study import best_record, optimizer_history, recommendation
 
 INITIAL_PROPOSERS = ("uniform", "seed", "random")
 
@@ -48,7 +48,26 @@ def _base_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next(iter(finished_ok(records, "base")), None)
 
 
-def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> dict[str, Any]:
+def _best_by_steps(lines: list[dict[str, Any]], objective: str) -> list[dict[str, Any]]:
+    """The best objective of a search trial trained to the end, against the training steps the search had spent
+    when it finished (ledger order; a continued trial's steps counted as they were spent)."""
+    reached: dict[str, int] = {}
+    spent, best, curve = 0, None, []
+    for line in lines:
+        if line.get("role") != "search" or line.get("status") not in FINISHED:
+            continue
+        steps = int(line.get("steps") or 0)
+        spent += max(0, steps - reached.get(line["id"], 0))
+        reached[line["id"]] = steps
+        if line["status"] == "ok" and fidelity(line) >= 1:
+            best = line["scores"][objective] if best is None else max(best, line["scores"][objective])
+        curve.append({"id": line["id"], "steps": spent, "best": best})
+    return curve
+
+
+def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]],
+              lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the report states; ``lines`` (every ledger line, in order; default ``records``) give the steps spent."""
     objective = config.study.objective
     ok = finished_ok(records, "search")
     uniform_mixture = Mixture.uniform(config.domain_names)
@@ -65,7 +84,10 @@ def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]]) -> d
         "study": config.study.name,
         "objective": objective,
         "trials": {"ok": len(ok), "failed": sum(r.get("status") == "failed" for r in records),
-                   "interrupted": sum(r.get("status") == "interrupted" for r in records)},
+                   "interrupted": sum(r.get("status") == "interrupted" for r in records),
+                   "partial": len(finished_ok(records, "search", partial=True)) - len(ok)},
+        "steps_spent": steps_spent(records),
+        "best_by_steps": _best_by_steps(records if lines is None else lines, objective),
         "wall_time_s": round(sum(r.get("wall_time", 0) for r in records), 1),
         "best": _brief(best, objective),
         "uniform": _brief(uniform, objective),
@@ -171,17 +193,19 @@ def _brief(record: dict[str, Any] | None, objective: str) -> dict[str, Any] | No
 
 def _surrogate(config: Config, records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Leave-one-out diagnostics from the study's optimizer, when it is model-based."""
-    history = observations(records)
     try:
-        diagnostics = getattr(configured_optimizer(config), "diagnostics", None)
+        optimizer = configured_optimizer(config)
+        diagnostics = getattr(optimizer, "diagnostics", None)
         if diagnostics is None:
             return None
+        history = optimizer_history(optimizer, records)
         result = dict(diagnostics(history))
     except ModomodoError as error:
         return {"unavailable": str(error)}
     except Exception as error:  # noqa: BLE001 - a surrogate that fails to fit must not take the report down
         return {"unavailable": f"the surrogate failed to fit: {type(error).__name__}: {error}"}
     result["actual"] = [o.scores[config.study.objective] for o in history]
+    result["actual_stderr"] = [o.scores.get(f"{config.study.objective}_stderr", 0.0) for o in history]
     return json.loads(json.dumps(result, default=float))
 
 
@@ -194,7 +218,7 @@ def write_report(run_dir: str | Path) -> Path:
     config = load_config(resolved)
     ledger = Ledger(run_dir / "trials.jsonl", repair=False)  # a report never changes the ledger
     records = ledger.records()
-    summary = summarise(run_dir, config, records)
+    summary = summarise(run_dir, config, records, list(ledger.lines()))
     summary["warnings"] += [f"skipped a ledger line that is not a trial record: {line}" for line in ledger.skipped]
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
     plots = _plots(run_dir, config, records, summary)
@@ -257,8 +281,9 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
     if summary.get("warnings"):
         lines += ["## Warnings", "", *[f"- {warning}" for warning in summary["warnings"]], ""]
     counts = summary["trials"]
-    lines += [f"Trials: {counts['ok']} finished, {counts['failed']} failed, {counts['interrupted']} interrupted; "
-              f"total trial time {summary['wall_time_s']:.0f} s.", ""]
+    partial = f", {counts['partial']} stopped part-way (eval.at)" if counts["partial"] else ""
+    lines += [f"Trials: {counts['ok']} finished{partial}, {counts['failed']} failed, {counts['interrupted']} interrupted; "
+              f"{summary['steps_spent']} training steps spent in all; total trial time {summary['wall_time_s']:.0f} s.", ""]
     if summary.get("confirmation"):
         lines += ["## Confirmation runs (more seeds)", "",
                   "The recommended mixture's search trial is not in its row (its score helped pick it); uniform's is.", "",
@@ -287,7 +312,7 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
         values = [format_score(scores, b) for b in benchmarks]
         lines.append(f"| {record['id']} | {record.get('role')} | {record.get('proposer', '')} | " + " | ".join(weights)
                      + " | " + " | ".join(values) + f" | {format_score(scores, 'in_score')} | "
-                     f"{format_score(scores, 'out_score')} | {record.get('status')} |")
+                     f"{format_score(scores, 'out_score')} | {_status(record)} |")
     lines.append("")
     surrogate = summary.get("surrogate")
     if surrogate and "unavailable" not in surrogate:
@@ -298,6 +323,13 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
     for plot in plots:
         lines += [f"![{plot}]({plot})", ""]
     return "\n".join(lines)
+
+
+def _status(record: dict[str, Any]) -> str:
+    """A trial's status, with how far it trained when it stopped part-way."""
+    if record.get("status") == "ok" and fidelity(record) < 1:
+        return f"ok at {fidelity(record):.0%} of its steps"
+    return str(record.get("status"))
 
 
 def _plots(run_dir: Path, config: Config, records: list[dict[str, Any]], summary: dict[str, Any]) -> list[str]:
@@ -338,6 +370,15 @@ def _plots(run_dir: Path, config: Config, records: list[dict[str, Any]], summary
     ax.legend(fontsize=8)
     save(fig, "best_so_far.png")
 
+    # Best so far against the training steps spent: what partial trials (eval.at) buy.
+    curve = [point for point in summary["best_by_steps"] if point["best"] is not None]
+    if curve and curve[-1]["steps"] > 0:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.step([p["steps"] for p in curve], [p["best"] for p in curve], where="post", color="tab:red")
+        ax.set_xlabel("training steps spent by the search")
+        ax.set_ylabel(f"best {objective} (trials trained to the end)")
+        save(fig, "best_by_steps.png")
+
     # Weights of the top mixtures.
     top = sorted(ok, key=lambda r: r["scores"][objective], reverse=True)[:8]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -376,8 +417,7 @@ def _plots(run_dir: Path, config: Config, records: list[dict[str, Any]], summary
     if "loo_predictions" in surrogate:
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
         actual, predicted = surrogate["actual"], surrogate["loo_predictions"]
-        ax.errorbar(actual, predicted, xerr=[o["scores"].get(f"{objective}_stderr", 0) for o in ok][: len(actual)],
-                    fmt="o")
+        ax.errorbar(actual, predicted, xerr=surrogate["actual_stderr"], fmt="o")
         low, high = min(actual + predicted), max(actual + predicted)
         ax.plot([low, high], [low, high], color="gray", ls="--")
         ax.set_xlabel(f"actual {objective}")

@@ -63,6 +63,11 @@ def evaluations(records: list[dict[str, Any]]) -> list[Observation]:
             for e in r.get("evaluations") or [{"fraction": fidelity(r), "scores": r["scores"]}]]
 
 
+def optimizer_history(optimizer: Any, records: list[dict[str, Any]]) -> list[Observation]:
+    """What ``optimizer`` learns from: every evaluation for a multi-fidelity one, complete trials otherwise."""
+    return evaluations(records) if hasattr(optimizer, "propose_runs") else observations(records)
+
+
 def ledger_settings(config: Config) -> dict[str, Any]:
     """The settings that make two trials comparable: the ledger-defining sections and study keys."""
     data = config_to_dict(config)
@@ -408,7 +413,8 @@ def recommendation(config: Config, records: list[dict[str, Any]]) -> tuple[list[
     if not history:
         return [], None
     try:
-        picks = recommend(configured_optimizer(config), history, objective)
+        optimizer = configured_optimizer(config)
+        picks = recommend(optimizer, optimizer_history(optimizer, records), objective)
     except Exception:  # noqa: BLE001 - a surrogate that fails to fit must not stop the study or its report
         picks = [best_observed(history, objective)]
     trials = [r for r in finished_ok(records, "search") if Mixture(r["mixture"]) == picks[0].mixture]

@@ -169,8 +169,8 @@ def run_trial(
             result = done[point]
             continue
         outcome = train_policy(config, mixture, seed, workdir, progress, until=point)
-        result = score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
-        done[point] = attrs.evolve(result, evaluations=[
+        done[point] = score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
+        done[point] = attrs.evolve(done[point], evaluations=[
             {"fraction": f, "step": r.train_metrics.get("steps"), "scores": r.scores()} for f, r in sorted(done.items())])
         write_atomic(workdir / EVALUATIONS, json.dumps({"mixture": dict(mixture), "seed": seed, "results": {
             str(f): json.loads(r.to_json()) for f, r in done.items()}}))

@@ -116,10 +116,13 @@ class GaussianProcessOptimizer:
                                "a GP cannot learn anything from that")
         train_x = torch.tensor(weights, dtype=torch.float64)
         train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
-        kernels = KERNELS if self.options.kernel == "auto" else (self.options.kernel,)
+        kernels = self._candidate_kernels()
         fitted = [self._fit(kernel, train_x, train_y, variance) for kernel in kernels]
         model = max(fitted, key=lambda candidate: loo_log_density(candidate)) if len(fitted) > 1 else fitted[0]
         return model, train_x
+
+    def _candidate_kernels(self) -> tuple[str, ...]:
+        return KERNELS if self.options.kernel == "auto" else (self.options.kernel,)
 
     def _fit(self, kernel: str, train_x, train_y, variance):
         likelihood = None
@@ -133,6 +136,9 @@ class GaussianProcessOptimizer:
         if kernel == "scheffe-matern":
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
                                  input_transform=ScheffeFeatures(), covar_module=scheffe_matern_kernel(m))
+        elif kernel == "fidelity-bias":
+            model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
+                                 covar_module=fidelity_bias_kernel(m - 1))
         else:
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1))
         model.kernel_name = kernel
@@ -249,6 +255,16 @@ def scheffe_matern_kernel(m: int):
     quadratic = LinearKernel(active_dims=list(range(m + pairs)), variance_prior=GammaPrior(2.0, 1.0))
     matern = get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m)))
     return quadratic + ScaleKernel(matern, outputscale_prior=GammaPrior(2.0, 4.0))
+
+
+def fidelity_bias_kernel(m: int):
+    """Scores of partial runs as the final score plus a bias: on inputs [w, g] with g = 1 - fidelity, a Matern
+    kernel on w for the final score, plus a second Matern kernel on w times the linear kernel g g' for the
+    bias (its own function of the mixture, growing with the steps not trained, zero at the end of the run).
+    Their fitted sizes say how much an early evaluation tells about the final score (``early_correlation``)."""
+    final = ScaleKernel(get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m))))
+    bias = get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m)))
+    return final + bias * LinearKernel(active_dims=[m], variance_prior=GammaPrior(2.0, 4.0))
 
 
 class ScheffeFeatures(InputTransform, torch.nn.Module):
