@@ -15,7 +15,9 @@ benchmarks/results/testbed_signal.json and .png:
 - the best panel mixture's margin over uniform on Out-Score in units of its standard error (over seeds),
   and the same margin paired on the fixed test examples (evaluation noise only, testbed-notes.md);
 - the base's load time and the mean trial time (the quickstart's budget is ~18 trials);
-- every trial's scores (In, Out, each benchmark, their standard errors), to see which benchmark moves.
+- every trial's scores (In, Out, each benchmark, their standard errors), to see which benchmark moves;
+- with ``--set 'eval.at=[0.25, 0.5, 1.0]'``: how well the early evaluations rank trials and mixtures by their
+  final Out-Score (Spearman), what a multi-fidelity strategy relies on.
 
 Usage: python benchmarks/testbed_signal.py [--config examples/quickstart.toml] [--quick] [--seeds 3] [--output PATH]
        [--set train.learning_rate=1e-3 ...] [--jobs 2]
@@ -79,7 +81,30 @@ def _trial_in_worker(config_path: str, overrides: list[str], mixture: dict, seed
 
 
 def _scores(result) -> tuple[dict, dict]:
-    return {**result.scores(), "wall_time": result.wall_time}, dict(result.per_example)
+    return ({**result.scores(), "wall_time": result.wall_time, "evaluations": list(result.evaluations)},
+            dict(result.per_example))
+
+
+def early_vs_final(results: dict[str, list[dict]], points: list[float]) -> dict[str, dict[str, float]]:
+    """How well each early evaluation (``eval.at`` before the end) ranks trials and mixtures by their final
+    Out-Score: Spearman over every (mixture, seed) trial, and over the panel's mixtures (means over seeds)."""
+    from scipy import stats
+
+    def out_at(trial, point):
+        return next(e["scores"]["out_score"] for e in trial["evaluations"] if e["fraction"] == point)
+
+    found = {}
+    for point in points[:-1]:
+        trials = [t for runs in results.values() for t in runs]
+        means_early = [statistics.fmean(out_at(t, point) for t in runs) for runs in results.values()]
+        means_final = [statistics.fmean(t["out_score"] for t in runs) for runs in results.values()]
+        found[str(point)] = {
+            "spearman_trials": float(stats.spearmanr([out_at(t, point) for t in trials],
+                                                     [t["out_score"] for t in trials]).statistic),
+            "spearman_mixtures": float(stats.spearmanr(means_early, means_final).statistic),
+            "trials": len(trials), "mixtures": len(means_final),
+        }
+    return found
 
 
 def transfer_matrix(results: dict[str, list[dict]], base: list[dict], domains: list[str],
@@ -199,6 +224,7 @@ def main() -> int:
         "best_margin_in_stderrs": margin / margin_se if margin_se > 0 else math.inf,
         "best_margin_paired_stderr": paired_se,
         "best_margin_in_paired_stderrs": margin / paired_se if paired_se > 0 else math.inf,
+        "early_vs_final": early_vs_final(results, config.eval.at),
         "base_load_seconds": load_seconds,
         "targets": {
             "rl_effect_in_at_least_0.05_and_out_above_base_each_seed":
@@ -229,6 +255,9 @@ def main() -> int:
     print("F of each score alone: " + ", ".join(f"{key} {f:.2f}" for key, f in anova_by_score.items()))
     print(f"best panel mixture: {best}, Out margin over uniform {margin:+.4f} = {summary['best_margin_in_stderrs']:.1f} s.e. "
           f"over seeds ({summary['best_margin_in_paired_stderrs']:.1f} paired s.e. on the test examples)")
+    for point, found in summary["early_vs_final"].items():
+        print(f"Out-Score at {float(point):.0%} of the steps against the final one: Spearman {found['spearman_trials']:+.2f} "
+              f"over {found['trials']} trials, {found['spearman_mixtures']:+.2f} over the {found['mixtures']} mixtures' means")
     print(f"base loaded in {load_seconds:.0f} s; mean trial "
           f"{statistics.fmean(r['seconds_per_trial'] for r in table.values()):.0f} s")
     print(f"targets: {summary['targets']}; wall time {summary['wall_time_s']:.0f} s")

@@ -41,6 +41,27 @@ def test_testbed_signal_quick_saves_the_panel_anova_and_margin(tmp_path, echo_pl
     assert "ANOVA on Out-Score" in capsys.readouterr().out
 
 
+def test_testbed_signal_says_how_well_early_evaluations_rank_the_final_ones(tmp_path, echo_plugin, write_config,
+                                                                            monkeypatch):
+    output = tmp_path / "signal"
+    run_script(monkeypatch, "testbed_signal.py", "--quick", "--config", str(write_config(tmp_path)),
+               "--set", "eval.at=[0.5, 1.0]", "--output", str(output))
+
+    early = json.loads(output.with_suffix(".json").read_text())["early_vs_final"]
+    assert list(early) == ["0.5"] and early["0.5"]["trials"] == 8 and early["0.5"]["mixtures"] == 4
+    assert early["0.5"]["spearman_mixtures"] > 0.5  # the echo policy half-trained ranks mixtures as trained
+
+
+def test_multifidelity_benchmark_saves_regret_against_steps(tmp_path, monkeypatch):
+    run_script(monkeypatch, "multifidelity.py", "--families", "quadratic", "--rho", "0.8", "--seeds", "1",
+               "--budget", "4", "--workers", "1", "--results", str(tmp_path), "--cache", "")
+
+    saved = json.loads((tmp_path / "multifidelity.json").read_text())
+    assert set(saved["summary"]) == {"quadratic/rho=0.8/botorch-gp", "quadratic/rho=0.8/halving-gp"}
+    assert all(len(entry["median"]) == 4 for entry in saved["summary"].values())
+    assert "| quadratic | 0.8 |" in saved["table"] and (tmp_path / "multifidelity.png").exists()
+
+
 def test_rl_effect_saves_paired_gains_per_seed(tmp_path, echo_plugin, write_config, monkeypatch):
     output = tmp_path / "rl_effect.json"
     run_script(monkeypatch, "rl_effect.py", "--config", str(write_config(tmp_path)), "--seeds", "2",
