@@ -66,7 +66,8 @@ def run_one(job: dict) -> dict:
     torch.set_num_threads(1)
     from modomodo import HistoryError, Mixture, Observation, get_component
 
-    family, m, instance, strategy, budget, at = (job[k] for k in ("family", "m", "instance", "strategy", "budget", "at"))
+    family, m, instance, strategy, budget, at = (job[key] for key in
+                                                 ("family", "m", "instance", "strategy", "budget", "at"))
     early, final, optimum = fidelity_problem(family, m, instance, job["rho"], at)
     domains = [f"d{i}" for i in range(m)]
     rng = np.random.default_rng([instance, 7919])

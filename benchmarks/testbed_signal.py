@@ -256,8 +256,9 @@ def main() -> int:
     print(f"best panel mixture: {best}, Out margin over uniform {margin:+.4f} = {summary['best_margin_in_stderrs']:.1f} s.e. "
           f"over seeds ({summary['best_margin_in_paired_stderrs']:.1f} paired s.e. on the test examples)")
     for point, found in summary["early_vs_final"].items():
-        print(f"Out-Score at {float(point):.0%} of the steps against the final one: Spearman {found['spearman_trials']:+.2f} "
-              f"over {found['trials']} trials, {found['spearman_mixtures']:+.2f} over the {found['mixtures']} mixtures' means")
+        print(f"Out-Score at {float(point):.0%} of the steps against the final one: Spearman "
+              f"{found['spearman_trials']:+.2f} over {found['trials']} trials, {found['spearman_mixtures']:+.2f} over "
+              f"the {found['mixtures']} mixtures' means")
     print(f"base loaded in {load_seconds:.0f} s; mean trial "
           f"{statistics.fmean(r['seconds_per_trial'] for r in table.values()):.0f} s")
     print(f"targets: {summary['targets']}; wall time {summary['wall_time_s']:.0f} s")

@@ -282,8 +282,9 @@ def _markdown(config: Config, records: list[dict[str, Any]], summary: dict[str, 
         lines += ["## Warnings", "", *[f"- {warning}" for warning in summary["warnings"]], ""]
     counts = summary["trials"]
     partial = f", {counts['partial']} stopped part-way (eval.at)" if counts["partial"] else ""
-    lines += [f"Trials: {counts['ok']} finished{partial}, {counts['failed']} failed, {counts['interrupted']} interrupted; "
-              f"{summary['steps_spent']} training steps spent in all; total trial time {summary['wall_time_s']:.0f} s.", ""]
+    lines += [f"Trials: {counts['ok']} finished{partial}, {counts['failed']} failed, {counts['interrupted']} "
+              f"interrupted; {summary['steps_spent']} training steps spent in all; total trial time "
+              f"{summary['wall_time_s']:.0f} s.", ""]
     if summary.get("confirmation"):
         lines += ["## Confirmation runs (more seeds)", "",
                   "The recommended mixture's search trial is not in its row (its score helped pick it); uniform's is.", "",

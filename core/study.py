@@ -274,7 +274,8 @@ class Study:
         study = self.config.study
         done = self._search_records()
         remaining = study.budget - len(done) if study.budget is not None else self.config.optimizer.batch
-        if remaining <= 0 or (study.budget_steps is not None and steps_spent(self.ledger.records()) >= study.budget_steps):
+        out_of_steps = study.budget_steps is not None and steps_spent(self.ledger.records()) >= study.budget_steps
+        if remaining <= 0 or out_of_steps:
             return []
         uniform = Mixture.uniform(self.config.domain_names)
         proposals: list[tuple[Run, str]] = []
@@ -308,11 +309,14 @@ class Study:
             optimizer = get("optimizers", name)(domains, objective=objective, seed=seed, **options)
             if hasattr(optimizer, "propose_runs"):
                 runs = optimizer.propose_runs(evaluations(records), n, list(self.config.eval.at))
-                return checked_runs(name, runs, domains, self.config.eval.at, finished_ok(records, "search", True)), name, None
-            return [Run(m) for m in checked_proposals(name, optimizer.propose(observations(records), n), domains)], name, None
+                partial = finished_ok(records, "search", partial=True)
+                return checked_runs(name, runs, domains, self.config.eval.at, partial), name, None
+            proposals = optimizer.propose(observations(records), n)
+            return [Run(m) for m in checked_proposals(name, proposals, domains)], name, None
         except HistoryError as error:
             self._say(f"[yellow]{name} cannot propose yet ({error}); using random mixtures this round[/yellow]")
-            proposals = get("optimizers", "random")(domains, objective=objective, seed=seed).propose(observations(records), n)
+            random = get("optimizers", "random")(domains, objective=objective, seed=seed)
+            proposals = random.propose(observations(records), n)
             return ([Run(m) for m in checked_proposals("random", proposals, domains)], "random",
                     f"{name} could not propose: {error}")
 
