@@ -265,3 +265,16 @@ def test_partial_trials_on_the_embedded_testbed_through_modomodo_run(tmp_path):
     assert all([e["step"] for e in line["evaluations"]] == [2, 4][: len(line["evaluations"])] for line in lines)
     assert sum(line["steps"] for line in Ledger(tmp_path / "runs/quickstart/trials.jsonl").records()) >= 24
     assert "Recommended mixture" in (tmp_path / "runs/quickstart/report.md").read_text()
+
+
+def test_train_prints_the_scores_on_the_way(tmp_path, echo_plugin, write_config):
+    from click.testing import CliRunner
+
+    from modomodo.cli import _add_commands, cli
+
+    _add_commands()
+    config = write_config(tmp_path, **{"steps = 3": "steps = 4",
+                                       "max_new_tokens = 8": "max_new_tokens = 8\nat = [0.5, 1.0]"})
+    result = CliRunner().invoke(cli, ["train", str(config), "--mixture", "a=1", "--show", "0"])
+    assert result.exit_code == 0, result.output
+    assert "on the way (eval.at): 50% (step 2): In " in result.output and "100% (step 4)" in result.output

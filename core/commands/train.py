@@ -104,3 +104,7 @@ def _print_result(config, result, base) -> None:
             extra = [f"{base_summary[f'{group}_score']:.4f}", _pm(*gain)]
         table.add_row(f"[bold]{group.capitalize()}-Score[/bold]", group, "", _pm(score, stderr), *extra)
     out.print(table)
+    if len(result.evaluations) > 1:  # eval.at: the scores on the way
+        out.print("on the way (eval.at): " + "; ".join(
+            f"{e['fraction']:.0%} (step {e['step']}): In {e['scores']['in_score']:.4f}, Out {e['scores']['out_score']:.4f}"
+            for e in result.evaluations))
