@@ -106,5 +106,5 @@ def _print_result(config, result, base) -> None:
     out.print(table)
     if len(result.evaluations) > 1:  # eval.at: the scores on the way
         out.print("on the way (eval.at): " + "; ".join(
-            f"{e['fraction']:.0%} (step {e['step']}): In {e['scores']['in_score']:.4f}, Out {e['scores']['out_score']:.4f}"
-            for e in result.evaluations))
+            f"{e['fraction']:.0%} (step {e['step']}): In {e['scores']['in_score']:.4f}, "
+            f"Out {e['scores']['out_score']:.4f}" for e in result.evaluations))
