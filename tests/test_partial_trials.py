@@ -240,8 +240,8 @@ def test_partial_trials_on_the_embedded_testbed_through_modomodo_run(tmp_path):
     exactly where a run straight through ends; then a halving-gp study through the CLI."""
     text = (Path(__file__).parents[1] / "examples/quickstart.toml").read_text()
     for old, new in {'output_dir = "runs"': f'output_dir = "{tmp_path / "runs"}"',
-                     "budget = 14": "budget_steps = 24\nevaluate_base = false", "confirm_seeds = 2": "confirm_seeds = 0",
-                     "steps = 100": "steps = 4",
+                     "budget = 14": "budget_steps = 24\nevaluate_base = false",
+                     "confirm_seeds = 2": "confirm_seeds = 0", "steps = 100": "steps = 4",
                      "limit = 500": "limit = 16\nat = [0.5, 1.0]", 'name = "botorch-gp"': 'name = "halving-gp"',
                      'initial = "seed"': 'initial = "none"\noptions = { trust = -1.0 }'}.items():
         assert old in text, old
