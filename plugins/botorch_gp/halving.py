@@ -3,8 +3,8 @@
 Each trial can be scored part-way (``eval.at``, e.g. 25%, 50%, 100% of its steps). One GP models every
 evaluation as the final score plus a bias that fades as the run completes (``fidelity_bias_kernel``); its
 qLogNoisyExpectedImprovement of the *final* score proposes new mixtures. New trials stop first at a point of
-``eval.at``; a partial trial is continued to the next point when the model ranks its final score in the top
-1/eta of the trials that reached its point (asynchronous successive halving, continuations first).
+``eval.at``; a partial trial is continued to the next point when its score there ranks in the top 1/eta of every
+trial scored there (asynchronous successive halving, continuations first).
 
 The guard against an early score that misleads: audit trials. The first trials (uniform and
 ``MIN_AUDITS - 1`` more) and every ``audit_every``-th one after them train to the end whatever their early
@@ -95,7 +95,7 @@ class HalvingGP(GaussianProcessOptimizer):
         history_arrays(history, self.domains, [self.objective])
         trials = _trials(history, self.objective)
         model = self._fitted(history)
-        runs = [Run(t.mixture, _next(fidelities, t.reached), t.id) for t in self._promotions(trials, model, fidelities)]
+        runs = [Run(t.mixture, _next(fidelities, t.reached), t.id) for t in self._promotions(trials, fidelities)]
         runs = runs[:n]
         fresh = n - len(runs)
         if fresh:
@@ -135,26 +135,16 @@ class HalvingGP(GaussianProcessOptimizer):
         except HistoryError:
             return None
 
-    def _promotions(self, trials: list[Trial], model, fidelities: Sequence[float]) -> list[Trial]:
-        """Partial trials ranked in the top 1/eta of all trials that reached their point (by the model's final
-        score when it has one, else by the score there), the furthest and best first."""
+    def _promotions(self, trials: list[Trial], fidelities: Sequence[float]) -> list[Trial]:
+        """Partial trials whose score at their point ranks in the top 1/eta of every trial scored there, the
+        furthest and best first. The scores there, not the model's final predictions, rank them: a mixture
+        the acquisition has just chosen is predicted high whatever its early score says."""
         promote = []
         for point in sorted(fidelities[:-1], reverse=True):
-            reached = [t for t in trials if t.id is not None and t.reached >= point and point in t.scores]
-            keep = len(reached) // self.options.eta
-            if keep == 0:
-                continue
-            ranking = self._final_estimates(reached, model, point)
-            order = sorted(range(len(reached)), key=lambda i: -ranking[i])[:keep]
-            promote += [reached[i] for i in order if reached[i].reached == point]
+            scored = sorted((t for t in trials if t.id is not None and point in t.scores),
+                            key=lambda t: -t.scores[point])
+            promote += [t for t in scored[: len(scored) // self.options.eta] if t.reached == point]
         return promote
-
-    def _final_estimates(self, trials: list[Trial], model, point: float) -> list[float]:
-        if model is None:
-            return [t.scores[point] for t in trials]
-        x = torch.tensor([[*t.mixture.vector(self.domains), 0.0] for t in trials], dtype=torch.float64)
-        with torch.no_grad():
-            return model.posterior(x).mean.squeeze(-1).tolist()
 
     def _new_mixtures(self, history, trials: list[Trial], model, count: int) -> list[Mixture]:
         """The initial design while there are fewer than ``initial_size`` trials (or no model yet), then the
