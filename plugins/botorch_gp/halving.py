@@ -45,6 +45,7 @@ class HalvingOptions:
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
     mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
+    # Fixed, not options: botorch-gp's design and fitting code read them.
     initial: str = attrs.field(default="sobol", init=False)
     kernel: str = attrs.field(default="fidelity-bias", init=False)
 
@@ -95,8 +96,7 @@ class HalvingGP(GaussianProcessOptimizer):
         history_arrays(history, self.domains, [self.objective])
         trials = _trials(history, self.objective)
         model = self._fitted(history)
-        runs = [Run(t.mixture, _next(fidelities, t.reached), t.id) for t in self._promotions(trials, fidelities)]
-        runs = runs[:n]
+        runs = [Run(t.mixture, _next(fidelities, t.reached), t.id) for t in self._promotions(trials, fidelities)][:n]
         fresh = n - len(runs)
         if fresh:
             start = self.start_fidelity(trials, fidelities)
