@@ -45,16 +45,20 @@ def fidelity_problem(family: str, m: int, instance: int, rho: float, at: list[fl
     strength = (1 / rho**2 - 1) ** 0.5
 
     def early(w, r):
+        if r >= 1:
+            return final(w)
         return final(w) + strength * (1 - r) / (1 - at[0]) * (other(w) - level) * scale - SHIFT * (1 - r)
 
     return early, final, optimum
 
 
 def cache_key(job: dict) -> str:
-    """botorch-gp sees final scores only, so its runs do not depend on rho and are shared."""
-    rho = job["rho"] if job["strategy"] == "halving-gp" else "any"
+    """botorch-gp sees final scores only, so its runs depend on neither rho nor the points and are shared."""
+    halving = job["strategy"] == "halving-gp"
+    rho, at = (job["rho"], "_".join(map(str, job["at"]))) if halving else ("any", "any")
+    options = json.dumps(job["halving_options"], sort_keys=True) if halving else "{}"
     return (f"{job['family']}-m{job['m']}-i{job['instance']}-{job['strategy']}-rho{rho}-n{job['noise']}-"
-            f"at{'_'.join(map(str, job['at']))}-B{job['budget']}")
+            f"at{at}-B{job['budget']}" + ("" if options == "{}" else f"-{options}"))
 
 
 def run_one(job: dict) -> dict:
@@ -71,7 +75,8 @@ def run_one(job: dict) -> dict:
     early, final, optimum = fidelity_problem(family, m, instance, job["rho"], at)
     domains = [f"d{i}" for i in range(m)]
     rng = np.random.default_rng([instance, 7919])
-    optimizer = get_component("optimizers", strategy)(domains, seed=instance)
+    options = job["halving_options"] if strategy == "halving-gp" else {}
+    optimizer = get_component("optimizers", strategy)(domains, seed=instance, **options)
     history, weights, reached = [], {}, {}
     spent, regret, seconds, runs = 0.0, {}, [], 0
 
@@ -194,9 +199,11 @@ def main() -> None:
     parser.add_argument("--name", default="multifidelity")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--cache", default=str(Path(__file__).parent / ".cache" / "multifidelity"))
+    parser.add_argument("--halving-options", default="{}", help='halving-gp options as JSON, e.g. \'{"eta": 3}\'')
     args = parser.parse_args()
     jobs = [{"family": family, "m": args.dims, "instance": instance, "strategy": strategy, "rho": rho,
-             "noise": args.noise, "at": args.at, "budget": args.budget, "cache": args.cache}
+             "noise": args.noise, "at": args.at, "budget": args.budget, "cache": args.cache,
+             "halving_options": json.loads(args.halving_options)}
             for instance in range(args.seeds) for family in args.families for rho in args.rho
             for strategy in STRATEGIES]
     started = time.time()
