@@ -47,7 +47,7 @@ class GPOptions:
     initial: Literal["sobol", "seed"] = "sobol"  # the design used while the history is short
     initial_size: int | None = attrs.field(default=None, validator=between(0, 10_000))  # default m+1 / 2m+1
     noise: Literal["auto", "observed", "inferred"] = "auto"  # how <objective>_stderr columns are used
-    kernel: Literal["rbf", "scheffe-matern", "auto"] = "rbf"
+    kernel: Literal["rbf", "matern", "scheffe-matern", "auto"] = "rbf"
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
     mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
@@ -136,6 +136,9 @@ class GaussianProcessOptimizer:
         if kernel == "scheffe-matern":
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
                                  input_transform=ScheffeFeatures(), covar_module=scheffe_matern_kernel(m))
+        elif kernel == "matern":
+            model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
+                                 covar_module=matern_kernel(m))
         elif kernel == "fidelity-bias":
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
                                  covar_module=fidelity_bias_kernel(m - 1))
@@ -257,14 +260,18 @@ def scheffe_matern_kernel(m: int):
     return quadratic + ScaleKernel(matern, outputscale_prior=GammaPrior(2.0, 4.0))
 
 
+def matern_kernel(m: int, active_dims: list[int] | None = None):
+    """A scaled Matern-5/2 kernel with BoTorch's dimension-scaled lengthscale prior (on ``active_dims``)."""
+    return ScaleKernel(get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=active_dims))
+
+
 def fidelity_bias_kernel(m: int):
     """Scores of partial runs as the final score plus a bias: on inputs [w, g] with g = 1 - fidelity, a Matern
     kernel on w for the final score, plus a second Matern kernel on w times the linear kernel g g' for the
     bias (its own function of the mixture, growing with the steps not trained, zero at the end of the run).
     Their fitted sizes say how much an early evaluation tells about the final score (``early_correlation``)."""
-    final = ScaleKernel(get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m))))
     bias = get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m)))
-    return final + bias * LinearKernel(active_dims=[m], variance_prior=GammaPrior(2.0, 4.0))
+    return matern_kernel(m, list(range(m))) + bias * LinearKernel(active_dims=[m], variance_prior=GammaPrior(2.0, 4.0))
 
 
 class ScheffeFeatures(InputTransform, torch.nn.Module):
