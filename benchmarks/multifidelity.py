@@ -140,8 +140,11 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def steps_to_reach(median: list[float], level: float) -> int | None:
-    """The first whole number of steps (in full runs) at which the median regret is at most ``level``."""
-    return next((s for s, value in enumerate(median, start=1) if value <= level + 1e-12), None)
+    """The whole number of steps (in full runs) from which on the median regret stays at most ``level``."""
+    above = [s for s, value in enumerate(median, start=1) if value > level + 1e-12]
+    if not above:
+        return 1
+    return above[-1] + 1 if above[-1] < len(median) else None
 
 
 def markdown_table(summary: dict, budget: int) -> str:
@@ -149,7 +152,7 @@ def markdown_table(summary: dict, budget: int) -> str:
     halving-gp needs to reach what full-fidelity botorch-gp has after the whole budget."""
     half = budget // 2
     lines = [f"| family | rho | botorch-gp after {half} / {budget} | halving-gp after {half} / {budget} | "
-             f"halving-gp steps to botorch-gp's regret at {budget} | trials (full) halving-gp |",
+             f"halving-gp steps until it stays at botorch-gp's regret at {budget} | trials (full) halving-gp |",
              "|---|---|---|---|---|---|"]
     panels = sorted({(s["family"], s["rho"]) for s in summary.values()})
     for family, rho in panels:
@@ -199,8 +202,13 @@ def main() -> None:
     parser.add_argument("--name", default="multifidelity")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--cache", default=str(Path(__file__).parent / ".cache" / "multifidelity"))
+    parser.add_argument("--table", metavar="RESULTS", help="print the markdown table of a results file and stop")
     parser.add_argument("--halving-options", default="{}", help='halving-gp options as JSON, e.g. \'{"eta": 3}\'')
     args = parser.parse_args()
+    if args.table:
+        saved = json.loads(Path(args.table).read_text())
+        print(markdown_table(saved["summary"], saved["settings"]["budget"]))
+        return
     jobs = [{"family": family, "m": args.dims, "instance": instance, "strategy": strategy, "rho": rho,
              "noise": args.noise, "at": args.at, "budget": args.budget, "cache": args.cache,
              "halving_options": json.loads(args.halving_options)}
