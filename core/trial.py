@@ -163,19 +163,19 @@ def run_trial(
     """
     started = time.monotonic()
     done = earlier_evaluations(workdir, mixture, seed)
-    result = None
+    spent_before = done[max(done)].wall_time if done else 0.0  # a trial's time counts all its parts
     for point in evaluation_points(config, fidelity):
         if point in done:
-            result = done[point]
             continue
         outcome = train_policy(config, mixture, seed, workdir, progress, until=point)
-        done[point] = score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
-        done[point] = attrs.evolve(done[point], evaluations=[
-            {"fraction": f, "step": r.train_metrics.get("steps"), "scores": r.scores()} for f, r in sorted(done.items())])
+        scored = score_policy(config, outcome.policy, mixture, seed, workdir, started, outcome.metrics, progress)
+        done[point] = scored
+        evaluations = [{"fraction": f, "step": r.train_metrics.get("steps"), "scores": r.scores()}
+                       for f, r in sorted(done.items())]
+        done[point] = attrs.evolve(scored, wall_time=spent_before + time.monotonic() - started, evaluations=evaluations)
         write_atomic(workdir / EVALUATIONS, json.dumps({"mixture": dict(mixture), "seed": seed, "results": {
             str(f): json.loads(r.to_json()) for f, r in done.items()}}))
-        result = done[point]
-    return attrs.evolve(result, wall_time=time.monotonic() - started)
+    return done[fidelity]
 
 
 def train_other_rank(config: Config, job: TrialJob) -> None:

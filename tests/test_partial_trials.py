@@ -87,6 +87,7 @@ def test_a_continued_trial_ends_where_a_straight_run_would(tmp_path, echo_plugin
     assert segments(tmp_path / "continued") == [[0, 2], [2, 4], [4, 8]]  # the last part only, from step 4
     assert continued.scores() == straight.scores()
     assert continued.evaluations == straight.evaluations
+    assert continued.wall_time >= partial.wall_time  # the trial's time counts both parts
 
 
 def test_a_multi_fidelity_study_starts_partial_trials_and_continues_them(tmp_path, echo_plugin, write_config,
