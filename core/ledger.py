@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +85,19 @@ class Ledger:
 
     def records(self) -> list[dict[str, Any]]:
         """The latest record of every trial id, in the order trials first appeared."""
-        latest: dict[str, dict[str, Any]] = {}
-        for record in self.lines():
-            latest.pop(record["id"], None)
-            latest[record["id"]] = record
-        return sorted(latest.values(), key=lambda r: r.get("index", 0))
+        return latest_records(self.lines())
 
     def finished(self) -> list[dict[str, Any]]:
         return [r for r in self.records() if r.get("status") in FINISHED]
+
+
+def latest_records(lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest of the ledger ``lines`` for every trial id, in the order trials first appeared."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in lines:
+        latest.pop(record["id"], None)
+        latest[record["id"]] = record
+    return sorted(latest.values(), key=lambda r: r.get("index", 0))
 
 
 def finished_ok(records: list[dict[str, Any]], role: str, partial: bool = False) -> list[dict[str, Any]]:

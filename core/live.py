@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .config import Config
+from .ledger import fidelity
 
 
 def format_score(scores: dict[str, Any], key: str) -> str:
@@ -62,8 +63,8 @@ class StudyView:
         mixture = ", ".join(f"{k}={v:.2f}" for k, v in (record.get("mixture") or {}).items() if v > 0)
         status = record.get("status")
         role = record.get("role", "")
-        if record.get("fidelity", 1.0) < 1:
-            role += f" {record['fidelity']:.0%}"
+        if fidelity(record) < 1:
+            role += f" {fidelity(record):.0%}"
         self.table.add_row(
             record["id"], role,
             mixture if record["id"] != "base" else "(no RL)",

@@ -112,6 +112,7 @@ def checked_runs(name: str, runs: Any, domains: Sequence[str], fidelities: Seque
     fidelities from ``eval.at``, continuations of partial trials (``partial``: their ledger records) to a point
     further than they got. A continuation takes its trial's mixture."""
     from .errors import PluginError
+    from .ledger import fidelity
 
     by_id = {record["id"]: record for record in partial}
     checked = []
@@ -125,8 +126,8 @@ def checked_runs(name: str, runs: Any, domains: Sequence[str], fidelities: Seque
         if any(other.trial == run.trial for other in checked):
             raise PluginError(f"optimizer {name!r} asked to continue trial {run.trial!r} twice in one round")
         earlier = by_id.get(run.trial)
-        if earlier is None or earlier.get("fidelity", 1.0) >= run.fidelity:
-            got = "no successful search trial" if earlier is None else f"trained to {earlier.get('fidelity', 1.0):g}"
+        if earlier is None or fidelity(earlier) >= run.fidelity:
+            got = "no successful search trial" if earlier is None else f"trained to {fidelity(earlier):g}"
             raise PluginError(f"optimizer {name!r} asked to continue trial {run.trial!r} to {run.fidelity:g}, but it "
                               f"is {got}; a continuation goes further than the partial trial got")
         checked.append(Run(Mixture(earlier["mixture"]), run.fidelity, run.trial))

@@ -10,7 +10,7 @@ from typing import Any
 
 from .config import Config, load_config
 from .errors import ModomodoError, UsageError
-from .ledger import FINISHED, Ledger, fidelity, finished_ok, steps_spent, write_atomic
+from .ledger import FINISHED, Ledger, fidelity, finished_ok, latest_records, steps_spent, write_atomic
 from .live import format_score
 from .mixture import Mixture
 from .optimizers import configured_optimizer
@@ -66,8 +66,9 @@ def _best_by_steps(lines: list[dict[str, Any]], objective: str) -> list[dict[str
 
 
 def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]],
-              lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """What the report states; ``lines`` (every ledger line, in order; default ``records``) give the steps spent."""
+              lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report states from the ledger's ``records`` (latest per trial) and all its ``lines`` in order
+    (which give the steps as they were spent)."""
     objective = config.study.objective
     ok = finished_ok(records, "search")
     uniform_mixture = Mixture.uniform(config.domain_names)
@@ -87,7 +88,7 @@ def summarise(run_dir: Path, config: Config, records: list[dict[str, Any]],
                    "interrupted": sum(r.get("status") == "interrupted" for r in records),
                    "partial": len(finished_ok(records, "search", partial=True)) - len(ok)},
         "steps_spent": steps_spent(records),
-        "best_by_steps": _best_by_steps(records if lines is None else lines, objective),
+        "best_by_steps": _best_by_steps(lines, objective),
         "wall_time_s": round(sum(r.get("wall_time", 0) for r in records), 1),
         "best": _brief(best, objective),
         "uniform": _brief(uniform, objective),
@@ -217,8 +218,9 @@ def write_report(run_dir: str | Path) -> Path:
         raise UsageError(f"{run_dir}: not a study run directory (no config.resolved.toml)")
     config = load_config(resolved)
     ledger = Ledger(run_dir / "trials.jsonl", repair=False)  # a report never changes the ledger
-    records = ledger.records()
-    summary = summarise(run_dir, config, records, list(ledger.lines()))
+    lines = list(ledger.lines())
+    records = latest_records(lines)
+    summary = summarise(run_dir, config, records, lines)
     summary["warnings"] += [f"skipped a ledger line that is not a trial record: {line}" for line in ledger.skipped]
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
     plots = _plots(run_dir, config, records, summary)

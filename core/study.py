@@ -308,10 +308,10 @@ class Study:
         try:
             optimizer = get("optimizers", name)(domains, objective=objective, seed=seed, **options)
             if hasattr(optimizer, "propose_runs"):
-                runs = optimizer.propose_runs(evaluations(records), n, list(self.config.eval.at))
+                runs = optimizer.propose_runs(optimizer_history(optimizer, records), n, list(self.config.eval.at))
                 partial = finished_ok(records, "search", partial=True)
                 return checked_runs(name, runs, domains, self.config.eval.at, partial), name, None
-            proposals = optimizer.propose(observations(records), n)
+            proposals = optimizer.propose(optimizer_history(optimizer, records), n)
             return [Run(m) for m in checked_proposals(name, proposals, domains)], name, None
         except HistoryError as error:
             self._say(f"[yellow]{name} cannot propose yet ({error}); using random mixtures this round[/yellow]")
