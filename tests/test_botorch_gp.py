@@ -103,6 +103,47 @@ def test_the_scheffe_kernel_learns_a_known_quadratic_from_few_runs():
     assert scheffe(anywhere.mixture.vector(DOMAINS)) > best - 0.005
 
 
+def scheffe_runs(count=16, seed=1):
+    rng = np.random.default_rng(seed)
+    points = np.vstack([np.eye(4), rng.dirichlet(np.ones(4), count - 4)])
+    return [Observation(Mixture.normalised(zip(DOMAINS, w)), {"out_score": scheffe(w) + rng.normal(0, 0.002)})
+            for w in points]
+
+
+def test_the_quadratic_prior_mean_is_the_quadratic_strategys_fit_and_helps_on_a_quadratic():
+    observed = scheffe_runs()
+    optimizer = gp(mean="quadratic")
+    model, train_x = optimizer._model(observed)
+    grid = torch.tensor(np.random.default_rng(2).dirichlet(np.ones(4), 50))
+    prior_mean = model.outcome_transform.untransform(model.mean_module(grid).unsqueeze(-1))[0].squeeze(-1)
+    coefficients = get_component("optimizers", "quadratic")(DOMAINS).diagnostics(observed)["coefficients"]
+    by_hand = [coefficients["intercept"] + sum(coefficients[d] * w[i] for i, d in enumerate(DOMAINS))
+               + sum(coefficients[f"{DOMAINS[i]}*{DOMAINS[j]}"] * w[i] * w[j]
+                     for i in range(4) for j in range(i + 1, 4)) for w in grid.tolist()]
+    assert prior_mean.detach().numpy() == pytest.approx(by_hand, abs=1e-9)
+    with_mean = optimizer.diagnostics(observed)
+    assert with_mean["model"].endswith("ridge quadratic prior mean")
+    assert with_mean["rmse"] < gp().diagnostics(observed)["rmse"]
+
+
+def test_a_quadratic_mean_needs_enough_runs_and_falls_back_to_a_constant():
+    model, _ = gp(mean="quadratic")._model(history(2))
+    assert type(model.mean_module).__name__ == "ConstantMean"
+
+
+def test_a_proposal_is_never_worse_than_the_best_start_of_the_acquisition_search():
+    from botorch.acquisition.analytic import PosteriorMean
+    from botorch.utils.sampling import sample_simplex
+
+    optimizer = gp(num_restarts=2, raw_samples=64)
+    model, _ = optimizer._model(history(12))
+    acquisition = PosteriorMean(model)
+    best = optimizer._maximise_on_simplex(acquisition, 1, call_seed=5)
+    starts = sample_simplex(4, 64, qmc=True, seed=5, dtype=torch.float64).unsqueeze(1)
+    with torch.no_grad():
+        assert acquisition(best.unsqueeze(0)).item() >= acquisition(starts).max().item() - 1e-12
+
+
 def test_bad_options_and_histories():
     with pytest.raises(UsageError, match="optimizer 'botorch-gp': option initial: expected one of 'sobol', 'seed', got 'lhs'"):
         gp(initial="lhs")
