@@ -247,14 +247,14 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
         for entry in data["summary"].values():
             label = entry["strategy"]
             if label == "botorch-gp":
-                label += f" ({options.get('kernel', 'default')})"
-            key = (entry["family"], entry["m"], entry["batch"], entry["noise"], label)
+                label += f" ({', '.join(f'{k} {v}' for k, v in sorted(options.items())) or 'default'})"
+            key = (entry["family"], entry["m"], entry["batch"], entry["noise"], entry["protocol"], label)
             rows[key] = entry
-    header = ["family", "m", "batch", "noise", "strategy"] + [f"after {t}: recommended / observed" for t in at]
-    header.append("trials to target")
+    header = ["family", "m", "batch", "noise", "protocol", "strategy"]
+    header += [f"after {t}: recommended / observed" for t in at] + ["trials to target"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for (family, m, batch, noise, label), entry in sorted(rows.items()):
-        cells = [family, str(m), str(batch), str(noise), label]
+    for (family, m, batch, noise, protocol, label), entry in sorted(rows.items()):
+        cells = [family, str(m), str(batch), str(noise), protocol, label]
         for t in at:
             if t <= len(entry["median"]):
                 cells.append(f"{entry['median_recommended'][t - 1]:.4f} / {entry['median'][t - 1]:.4f}")

@@ -51,7 +51,7 @@ class GPOptions:
     initial_size: int | None = attrs.field(default=None, validator=between(0, 10_000))  # default m+1 / 2m+1
     noise: Literal["auto", "observed", "inferred"] = "auto"  # how <objective>_stderr columns are used
     kernel: Literal["rbf", "matern", "scheffe-matern", "auto"] = "rbf"
-    mean: Literal["constant", "quadratic"] = "constant"  # the GP's prior mean: a learnt level, or a ridge quadratic
+    mean: Literal["constant", "quadratic"] = "quadratic"  # the GP's prior mean: a learnt level, or a ridge quadratic
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
     mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
@@ -343,5 +343,6 @@ class ScheffeMean(Mean):
         self.rows, self.cols = [i for i, _ in pairs], [j for _, j in pairs]
 
     def forward(self, x):
+        x = x[..., : len(self.linear)]  # the weights (an input transform may append features after them)
         value = self.intercept + x @ self.linear + (x[..., self.rows] * x[..., self.cols]) @ self.products
         return value / self.scale
