@@ -12,7 +12,6 @@ the same question and gets the same answer.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import warnings
 from collections.abc import Sequence
 from typing import Literal
@@ -34,7 +33,7 @@ from botorch.utils.sampling import sample_simplex
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.kernels import LinearKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
-from gpytorch.means import ConstantMean, Mean
+from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 
@@ -122,14 +121,16 @@ class GaussianProcessOptimizer:
         train_x = torch.tensor(weights, dtype=torch.float64)
         train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
         kernels = self._candidate_kernels()
-        fitted = [self._fit(kernel, train_x, train_y, variance) for kernel in kernels]
+        prior = self._quadratic_prior(history) if self.options.mean == "quadratic" else None
+        fitted = [self._fit(kernel, train_x, train_y, variance, prior) for kernel in kernels]
         model = max(fitted, key=lambda candidate: loo_log_density(candidate)) if len(fitted) > 1 else fitted[0]
         return model, train_x
 
     def _candidate_kernels(self) -> tuple[str, ...]:
         return KERNELS if self.options.kernel == "auto" else (self.options.kernel,)
 
-    def _fit(self, kernel: str, train_x, train_y, variance):
+    def _fit(self, kernel: str, train_x, train_y, variance, prior: dict | None = None):
+        """A fitted GP with the given kernel; ``prior`` (from ``_quadratic_prior``) replaces the constant mean."""
         likelihood = None
         if variance is not None:
             scaled_variance = torch.tensor(variance, dtype=torch.float64) / train_y.std() ** 2
@@ -150,31 +151,28 @@ class GaussianProcessOptimizer:
         else:
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1))
         model.kernel_name = kernel
-        if self.options.mean == "quadratic":
-            model.mean_module = self._quadratic_mean(train_x, train_y, model.outcome_transform)
+        if prior is not None:
+            transform = model.outcome_transform
+            model.mean_module = ScheffeMean(**prior, shift=transform.means.item(), scale=transform.stdvs.item())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fit retries and jitter notices; a failed fit still raises
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         model.eval()
         return model
 
-    def _quadratic_mean(self, train_x, train_y, outcome_transform):
-        """The `quadratic` strategy's fit (Scheffe terms, ridge chosen by exact leave-one-out) as a fixed prior
-        mean, in the GP's standardised units; the kernel models what it misses. Where the runs do not support
-        a quadratic, leave-one-out picks a large penalty and the mean is nearly flat."""
-        history = [Observation(Mixture.normalised(zip(self.domains, row.tolist())), {"score": float(y)})
-                   for row, y in zip(train_x, train_y.squeeze(-1).tolist())]
+    def _quadratic_prior(self, history) -> dict | None:
+        """The `quadratic` strategy's fit (Scheffe terms, ridge chosen by exact leave-one-out) as the GP's fixed
+        prior mean, the kernel modelling what it misses; None (the constant mean) when it cannot fit yet.
+        Where the runs do not support a quadratic, leave-one-out picks a large penalty and it is nearly flat."""
+        surface = get_component("optimizers", "quadratic")(self.domains, objective=self.objective)
         try:
-            fitted = get_component("optimizers", "quadratic")(self.domains, objective="score").diagnostics(history)
+            coefficients = surface.diagnostics(history)["coefficients"]
         except HistoryError:
-            return ConstantMean()
-        coefficients = fitted["coefficients"]
-        pairs = list(itertools.combinations(range(len(self.domains)), 2))
-        return ScheffeMean(
-            intercept=(coefficients["intercept"] - outcome_transform.means.item()),
-            linear=[coefficients[d] for d in self.domains],
-            pairs=pairs, products=[coefficients[f"{self.domains[i]}*{self.domains[j]}"] for i, j in pairs],
-            scale=outcome_transform.stdvs.item())
+            return None
+        rows, cols = scheffe_pairs(len(self.domains))
+        return {"intercept": coefficients["intercept"],
+                "linear": [coefficients[d] for d in self.domains],
+                "products": [coefficients[f"{self.domains[i]}*{self.domains[j]}"] for i, j in zip(rows, cols)]}
 
     def propose(self, history: Sequence[Observation], n: int) -> list[Mixture]:
         if not 1 <= n <= MAX_PROPOSALS:
@@ -327,21 +325,26 @@ class ScheffeFeatures(InputTransform, torch.nn.Module):
         self.transform_on_fantasize = True
 
     def transform(self, X):
-        rows, cols = torch.triu_indices(X.shape[-1], X.shape[-1], offset=1)
+        rows, cols = scheffe_pairs(X.shape[-1])
         return torch.cat([X, 4 * X[..., rows] * X[..., cols]], dim=-1)
 
 
-class ScheffeMean(Mean):
-    """A fixed Scheffe quadratic c + sum b_i w_i + sum_{i<j} c_ij w_i w_j as a GP prior mean, shifted and
-    scaled into the standardised outcome's units (nothing in it is learnt by the marginal likelihood)."""
+def scheffe_pairs(m: int) -> tuple[list[int], list[int]]:
+    """The (i, j), i < j, of the Scheffe quadratic's product terms, in the order its features list them."""
+    rows, cols = torch.triu_indices(m, m, offset=1)
+    return rows.tolist(), cols.tolist()
 
-    def __init__(self, intercept: float, linear: list[float], pairs: list[tuple[int, int]], products: list[float],
-                 scale: float):
+
+class ScheffeMean(Mean):
+    """A fixed Scheffe quadratic c + sum b_i w_i + sum_{i<j} c_ij w_i w_j as a GP prior mean, moved into the
+    standardised outcome's units by ``shift`` and ``scale`` (nothing in it is learnt by the marginal likelihood)."""
+
+    def __init__(self, intercept: float, linear: list[float], products: list[float], shift: float, scale: float):
         super().__init__()
-        self.intercept, self.scale = float(intercept), float(scale)
+        self.intercept, self.scale = float(intercept - shift), float(scale)
         self.register_buffer("linear", torch.tensor(linear, dtype=torch.float64))
         self.register_buffer("products", torch.tensor(products, dtype=torch.float64))
-        self.rows, self.cols = [i for i, _ in pairs], [j for _, j in pairs]
+        self.rows, self.cols = scheffe_pairs(len(linear))
 
     def forward(self, x):
         x = x[..., : len(self.linear)]  # the weights (an input transform may append features after them)
