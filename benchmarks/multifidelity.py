@@ -25,10 +25,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
-from optimizers import FAMILIES, MEDIAN, RESULTS, make_problem  # noqa: E402
+from optimizers import FAMILIES, MEDIAN, RESULTS, make_problem  # noqa: E402  (it pins BLAS to one thread first)
+
+import numpy as np  # noqa: E402
 
 STRATEGIES = ("botorch-gp", "halving-gp")
 SHIFT = 0.02

@@ -28,7 +28,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")  # before numpy loads BLAS: one thread per run, and the same sums every time
+import numpy as np  # noqa: E402
 
 OPTIMUM, MEDIAN, LATENCY_NOISE_SD, TARGET = 0.52, 0.47, 0.01, 0.005
 FAMILIES = ("quadratic", "mixing-law", "multimodal")
@@ -328,5 +330,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     main()

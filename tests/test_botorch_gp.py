@@ -1,6 +1,11 @@
 """botorch-gp: proposals on the simplex, reproducible, initial design, observed noise, diagnostics."""
 
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +59,23 @@ def test_design_then_model_fill_one_batch():
     # 4 observed, initial design of 5: one design point, then two from the GP.
     mixtures = gp(initial_size=5).propose(history(4), 3)
     assert len(set(mixtures)) == 3
+
+
+def test_asking_twice_about_one_history_gives_the_answers_of_a_fresh_optimizer():
+    observed = history(10)
+    optimizer = gp(seed=2)
+    proposal = optimizer.propose(observed, 2)
+    assert optimizer.recommend(observed) == gp(seed=2).recommend(observed)  # the fit is reused, not the randomness
+    assert optimizer.propose(observed, 2) == proposal
+
+
+def test_a_fresh_process_proposes_what_this_one_does():
+    # What a resumed study relies on: nothing but (seed, history) decides a proposal, not the process's state.
+    script = ("import json, sys, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]); "
+              "import test_botorch_gp as t; print(json.dumps([m.vector(t.DOMAINS) for m in t.gp(seed=4).propose(t.history(9), 2)]))")
+    fresh = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": "7"})
+    assert json.loads(fresh.stdout) == [m.vector(DOMAINS) for m in gp(seed=4).propose(history(9), 2)]
 
 
 def test_moves_toward_the_optimum():

@@ -70,6 +70,7 @@ class GaussianProcessOptimizer:
         m = len(self.domains)
         default_size = 2 * m + 1 if options.initial == "seed" else m + 1
         self.initial_size = options.initial_size if options.initial_size is not None else default_size
+        self._last_fit = None  # (the history's arrays, (model, inputs)): recommend() after propose() fits once
 
     @classmethod
     def create(cls, domains, objective, seed, **options):
@@ -115,6 +116,9 @@ class GaussianProcessOptimizer:
             raise HistoryError(f"botorch-gp: needs at least {MINIMUM_TO_FIT} scored runs to fit a GP, "
                                f"the history has {len(history)}")
         weights, target, variance = self._training_data(history)
+        key = (weights.tobytes(), target.tobytes(), None if variance is None else variance.tobytes())
+        if self._last_fit is not None and self._last_fit[0] == key:
+            return self._last_fit[1]
         if np.ptp(target) == 0:
             raise HistoryError(f"botorch-gp: every run has the same {self.objective} ({target[0]:g}); "
                                "a GP cannot learn anything from that")
@@ -124,7 +128,15 @@ class GaussianProcessOptimizer:
         prior = self._quadratic_prior(history) if self.options.mean == "quadratic" else None
         fitted = [self._fit(kernel, train_x, train_y, variance, prior) for kernel in kernels]
         model = max(fitted, key=lambda candidate: loo_log_density(candidate)) if len(fitted) > 1 else fitted[0]
+        self._last_fit = (key, (model, train_x))
         return model, train_x
+
+    def _fitted_model(self, history, call_seed: int):
+        """``_model``, then torch reseeded: what follows draws the same numbers whether the GP was fitted now or
+        remembered from the last call on the same history."""
+        fitted = self._model(history)
+        torch.manual_seed(call_seed)
+        return fitted
 
     def _candidate_kernels(self) -> tuple[str, ...]:
         return KERNELS if self.options.kernel == "auto" else (self.options.kernel,)
@@ -184,7 +196,7 @@ class GaussianProcessOptimizer:
         if len(design) == n:
             return design
         with self._seeded(history) as call_seed:
-            model, train_x = self._model(history)
+            model, train_x = self._fitted_model(history, call_seed)
             pending = (torch.tensor([d.vector(self.domains) for d in design], dtype=torch.float64)
                        if design else None)
             acquisition = qLogNoisyExpectedImprovement(
@@ -236,7 +248,7 @@ class GaussianProcessOptimizer:
         score there."""
         history_arrays(history, self.domains)
         with self._seeded(history) as call_seed:
-            model, train_x = self._model(history)
+            model, train_x = self._fitted_model(history, call_seed)
             points = torch.unique(train_x, dim=0)
             tried = len(points)
             if over_simplex:

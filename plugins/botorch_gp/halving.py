@@ -178,7 +178,7 @@ class HalvingGP(GaussianProcessOptimizer):
             raise HistoryError("halving-gp: no trial has been trained to the end yet")
         m = len(self.domains)
         with self._seeded(history) as call_seed:
-            model, _ = self._model(history)
+            model, _ = self._fitted_model(history, call_seed)
             points = torch.unique(torch.tensor([t.mixture.vector(self.domains) for t in complete],
                                                dtype=torch.float64), dim=0)
             tried = len(points)
