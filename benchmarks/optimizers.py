@@ -152,6 +152,16 @@ def trials_to_target(median: np.ndarray) -> int | None:
     return int(reached[0] + 1) if len(reached) else None
 
 
+def trials_to_target_interval(regrets: np.ndarray, resamples: int = 1000) -> list[int | None]:
+    """The 10th and 90th percentile of trials-to-target over bootstrap resamples of the seeds (None: beyond the
+    budget): how far a difference of a few trials between two strategies is from seed-to-seed chance."""
+    rng = np.random.default_rng(0)
+    budget = regrets.shape[1]
+    draws = [trials_to_target(np.median(regrets[rng.integers(0, len(regrets), len(regrets))], axis=0)) or budget + 1
+             for _ in range(resamples)]
+    return [int(t) if t <= budget else None for t in np.quantile(draws, [0.1, 0.9], method="nearest")]
+
+
 def summarise(runs: list[dict], checkpoints: list[int]) -> dict:
     """Per (family, m, batch, noise, protocol, strategy): median and quartiles of both regrets at every trial,
     and trials-to-target for each."""
@@ -178,6 +188,7 @@ def summarise(runs: list[dict], checkpoints: list[int]) -> dict:
             "at_checkpoints_recommended": {t: float(median_recommended[t - 1]) for t in checkpoints},
             "trials_to_target": trials_to_target(median),
             "trials_to_target_recommended": trials_to_target(median_recommended),
+            "trials_to_target_recommended_interval": trials_to_target_interval(recommended),
             "mean_proposal_seconds": float(np.mean(seconds)) if seconds else 0.0,
         }
     return summary
@@ -253,7 +264,7 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
             key = (entry["family"], entry["m"], entry["batch"], entry["noise"], entry["protocol"], label)
             rows[key] = entry
     header = ["family", "m", "batch", "noise", "protocol", "strategy"]
-    header += [f"after {t}: recommended / observed" for t in at] + ["trials to target"]
+    header += [f"after {t}: recommended / observed" for t in at] + ["trials to target", "recommended: 80% interval"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (family, m, batch, noise, protocol, label), entry in sorted(rows.items()):
         cells = [family, str(m), str(batch), str(noise), protocol, label]
@@ -265,6 +276,8 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
         budget = len(entry["median"])
         cells.append(" / ".join(str(v) if v else f">{budget}" for v in
                                 (entry["trials_to_target_recommended"], entry["trials_to_target"])))
+        interval = entry.get("trials_to_target_recommended_interval")
+        cells.append("-" if interval is None else "–".join(str(v) if v else f">{budget}" for v in interval))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -1,18 +1,30 @@
 """The benchmark scripts run end to end and save what they say (here on the echo stand-in trainer)."""
 
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
+def keep_blas_environment(monkeypatch) -> None:
+    """The scripts pin BLAS threads in the environment for their own processes; undone after the test, so the
+    subprocesses of later tests get this process's settings."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(variable, os.environ.get(variable, "unset"))  # remembers the value (or its absence)
+        if os.environ[variable] == "unset":
+            monkeypatch.delenv(variable)
+
+
 def run_script(monkeypatch, script: str, *args: str) -> None:
     """Run ``benchmarks/<script>`` as ``python benchmarks/<script> args...`` would, in this process."""
     monkeypatch.setattr(sys, "argv", [script, *args])
+    keep_blas_environment(monkeypatch)
     try:
         runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
     except SystemExit as done:
@@ -112,3 +124,17 @@ def test_optimizer_regret_scores_the_recommendation_and_the_best_observed(tmp_pa
     assert all(0 <= r < 0.2 for r in quadratic["median_recommended"])  # true regrets on the paper's scale
     assert len(list((tmp_path / "cache").iterdir())) == 4  # one cached run per (strategy, seed)
     assert (tmp_path / "optimizers.png").stat().st_size > 1000
+
+
+def test_trials_to_target_comes_with_its_spread_over_seeds(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    keep_blas_environment(monkeypatch)
+    from optimizers import trials_to_target_interval
+
+    falling = np.linspace(0.02, 0.0, 30)  # reaches 0.005 at trial 23
+    same_every_seed = np.tile(falling, (8, 1))
+    assert trials_to_target_interval(same_every_seed) == [23, 23]
+    assert trials_to_target_interval(same_every_seed + 0.1) == [None, None]  # never, in every resample
+    spread = same_every_seed + np.linspace(-0.004, 0.004, 8)[:, None]
+    low, high = trials_to_target_interval(spread)
+    assert low < 23 < high
