@@ -277,7 +277,8 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
         cells.append(" / ".join(str(v) if v else f">{budget}" for v in
                                 (entry["trials_to_target_recommended"], entry["trials_to_target"])))
         interval = entry.get("trials_to_target_recommended_interval")
-        cells.append("-" if interval is None else "–".join(str(v) if v else f">{budget}" for v in interval))
+        shown = [str(v) if v else f">{budget}" for v in interval or []]
+        cells.append("-" if not shown else shown[0] if shown[0] == shown[1] else "–".join(shown))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
