@@ -140,7 +140,8 @@ def run_one(job: dict) -> dict:
     truths = np.array([truth(o.mixture) for o in history])
     in_sample = [optimum - truths[:t].max() for t in range(1, budget + 1)]
     result = {**job, "regret": observed_pick, "recommended_regret": recommended_pick, "in_sample_regret": in_sample,
-              "proposal_seconds": proposal_seconds}
+              "proposal_seconds": proposal_seconds,
+              "history": [[*o.mixture.vector(domains), o.scores["out_score"]] for o in history]}  # for later analysis
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(result))
