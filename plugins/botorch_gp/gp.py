@@ -51,7 +51,7 @@ class GPOptions:
     initial_size: int | None = attrs.field(default=None, validator=between(0, 10_000))  # default m+1 / 2m+1
     noise: Literal["auto", "observed", "inferred"] = "auto"  # how <objective>_stderr columns are used
     kernel: Literal["rbf", "matern", "scheffe-matern", "auto"] = "rbf"
-    mean: Literal["constant", "quadratic", "auto"] = "quadratic"  # a learnt level, a ridge quadratic, or the better
+    mean: Literal["constant", "quadratic"] = "quadratic"  # the GP's prior mean: a learnt level, or a ridge quadratic
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
     mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
@@ -110,8 +110,8 @@ class GaussianProcessOptimizer:
         return weights, scores[self.objective], variance
 
     def _model(self, history):
-        """The fitted GP: the ``kernel`` and ``mean`` options', or where either is ``auto`` the candidate whose
-        exact leave-one-out predictions give the observed scores the highest log density."""
+        """The fitted GP: the ``kernel`` option's, or for ``auto`` the candidate whose exact leave-one-out
+        predictions give the observed scores the highest log density."""
         if len(history) < MINIMUM_TO_FIT:
             raise HistoryError(f"botorch-gp: needs at least {MINIMUM_TO_FIT} scored runs to fit a GP, "
                                f"the history has {len(history)}")
@@ -125,9 +125,8 @@ class GaussianProcessOptimizer:
         train_x = torch.tensor(weights, dtype=torch.float64)
         train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
         kernels = self._candidate_kernels()
-        prior = self._quadratic_prior(history) if self.options.mean != "constant" else None
-        priors = [prior, None] if self.options.mean == "auto" and prior is not None else [prior]
-        fitted = [self._fit(kernel, train_x, train_y, variance, mean) for kernel in kernels for mean in priors]
+        prior = self._quadratic_prior(history) if self.options.mean == "quadratic" else None
+        fitted = [self._fit(kernel, train_x, train_y, variance, prior) for kernel in kernels]
         model = max(fitted, key=lambda candidate: loo_log_density(candidate)) if len(fitted) > 1 else fitted[0]
         self._last_fit = (key, (model, train_x))
         return model, train_x
@@ -280,7 +279,7 @@ class GaussianProcessOptimizer:
             "rmse": float(np.sqrt(np.mean(residual**2))),
             "model": f"SingleTaskGP, {model.kernel_name} kernel"
                      + (", ridge quadratic prior mean" if model.has_quadratic_mean else ", constant prior mean")
-                     + (" (chosen by leave-one-out)" if "auto" in (self.options.kernel, self.options.mean) else ""),
+                     + (" (kernel chosen by leave-one-out)" if self.options.kernel == "auto" else ""),
             "noise_sd": float(noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze()),
             "loo_log_density": float(loo_log_density(model)),
         }
