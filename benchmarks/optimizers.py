@@ -275,11 +275,14 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
             else:
                 cells.append("-")
         budget = len(entry["median"])
-        cells.append(" / ".join(str(v) if v else f">{budget}" for v in
-                                (entry["trials_to_target_recommended"], entry["trials_to_target"])))
-        interval = entry.get("trials_to_target_recommended_interval")
-        shown = [str(v) if v else f">{budget}" for v in interval or []]
-        cells.append("-" if not shown else shown[0] if shown[0] == shown[1] else "–".join(shown))
+
+        def trials(value: int | None) -> str:
+            return str(value) if value else f">{budget}"
+
+        cells.append(f"{trials(entry['trials_to_target_recommended'])} / {trials(entry['trials_to_target'])}")
+        interval = entry.get("trials_to_target_recommended_interval")  # absent from results made before it
+        low, high = map(trials, interval) if interval else ("-", "-")
+        cells.append(low if low == high else f"{low}–{high}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -16,8 +16,10 @@ def keep_blas_environment(monkeypatch) -> None:
     """The scripts pin BLAS threads in the environment for their own processes; undone after the test, so the
     subprocesses of later tests get this process's settings."""
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(variable, os.environ.get(variable, "unset"))  # remembers the value (or its absence)
-        if os.environ[variable] == "unset":
+        if variable in os.environ:
+            monkeypatch.setenv(variable, os.environ[variable])  # restored to this value after the test
+        else:
+            monkeypatch.setenv(variable, "1")  # recorded as absent, so removed again after the test
             monkeypatch.delenv(variable)
 
 
