@@ -96,7 +96,7 @@ def run_one(job: dict) -> dict:
     after every round; the best observed mixture for strategies without a model). Cached under ``cache``."""
     cached = Path(job["cache"]) / f"{job_key(job)}.json" if job.get("cache") else None
     if cached is not None and cached.exists():
-        return json.loads(cached.read_text())
+        return {**json.loads(cached.read_text()), "from_cache": True}
     import torch
 
     torch.set_num_threads(1)
@@ -172,6 +172,7 @@ def summarise(runs: list[dict], checkpoints: list[int]) -> dict:
         groups.setdefault(key, []).append(run)
     summary = {}
     for (family, m, batch, noise, protocol, strategy), members in sorted(groups.items()):
+        members = sorted(members, key=lambda run: run["instance"])
         observed = np.array([r["regret"] for r in members])
         recommended = np.array([r["recommended_regret"] for r in members])
         median, median_recommended = np.median(observed, axis=0), np.median(recommended, axis=0)
@@ -187,6 +188,8 @@ def summarise(runs: list[dict], checkpoints: list[int]) -> dict:
             "median_in_sample": np.median([r["in_sample_regret"] for r in members], axis=0).tolist(),
             "at_checkpoints": {t: float(median[t - 1]) for t in checkpoints},
             "at_checkpoints_recommended": {t: float(median_recommended[t - 1]) for t in checkpoints},
+            "instances": [r["instance"] for r in members],  # the problem instances, in the order of the next lists
+            "recommended_per_seed": {t: recommended[:, t - 1].tolist() for t in checkpoints},
             "trials_to_target": trials_to_target(median),
             "trials_to_target_recommended": trials_to_target(median_recommended),
             "trials_to_target_recommended_interval": trials_to_target_interval(recommended),
@@ -250,6 +253,12 @@ def latency(repeats: int = 5) -> dict:
     return result
 
 
+def options_label(settings: dict) -> str:
+    """The botorch-gp options a results file was made with, as the tables name them ("default": none)."""
+    options = json.loads(settings.get("gp_options", "{}"))
+    return ", ".join(f"{key} {value}" for key, value in sorted(options.items())) or "default"
+
+
 def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     """The docs' table from results files: per family, batch and strategy (botorch-gp labelled by its
     options), the median true regret of the recommendation / of the best observed mixture after ``at``
@@ -257,11 +266,9 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     rows = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
-        options = json.loads(data["settings"].get("gp_options", "{}"))
+        options = options_label(data["settings"])
         for entry in data["summary"].values():
-            label = entry["strategy"]
-            if label == "botorch-gp":
-                label += f" ({', '.join(f'{k} {v}' for k, v in sorted(options.items())) or 'default'})"
+            label = entry["strategy"] + (f" ({options})" if entry["strategy"] == "botorch-gp" else "")
             key = (entry["family"], entry["m"], entry["batch"], entry["noise"], entry["protocol"], label)
             rows[key] = entry
     header = ["family", "m", "batch", "noise", "protocol", "strategy"]
@@ -287,6 +294,46 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     return "\n".join(lines)
 
 
+def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
+    """botorch-gp against every other strategy on the same problem instances: after ``at`` trials, on how many
+    instances its recommendation has the lower true regret and on how many the higher (equal picks are
+    neither), with the two-sided sign test's p-value; a trials-to-target gap of a few trials with p well above
+    0.05 is the luck of the seeds."""
+    from scipy.stats import binomtest
+
+    gps: dict[tuple, dict] = {}
+    rivals: dict[tuple, dict] = {}  # by panel and name only: the other strategies do not depend on the protocol
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        options = options_label(data["settings"])
+        for entry in data["summary"].values():
+            if "recommended_per_seed" not in entry:
+                raise SystemExit(f"{path}: made before per-seed regrets were saved; rerun its command (the cache "
+                                 "makes that quick) to compare strategies seed by seed")
+            panel = (entry["family"], entry["m"], entry["batch"], entry["noise"])
+            if entry["strategy"] == "botorch-gp":
+                gps[(*panel, f"{options}, {entry['protocol']}")] = entry
+            else:
+                rivals[(*panel, entry["strategy"])] = entry
+    header = ["family", "m", "batch", "noise", "botorch-gp (options, design)", "rival"]
+    header += [f"after {t}: botorch-gp lower / higher (p)" for t in at]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (*panel, label), mine in sorted(gps.items()):
+        for (*rival_panel, rival), theirs in sorted(rivals.items()):
+            if rival_panel == panel:
+                cells = [*map(str, panel), label, rival]
+                for t in at:
+                    ours = dict(zip(mine["instances"], mine["recommended_per_seed"].get(str(t), [])))
+                    others = dict(zip(theirs["instances"], theirs["recommended_per_seed"].get(str(t), [])))
+                    shared = sorted(set(ours) & set(others))
+                    lower = sum(ours[i] < others[i] for i in shared)
+                    higher = sum(ours[i] > others[i] for i in shared)
+                    p = binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
+                    cells.append(f"{lower} / {higher} ({p:.2f})" if shared else "-")
+                lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dims", type=int, nargs="+", default=[3, 5, 8, 12])
@@ -307,7 +354,12 @@ def main() -> None:
     parser.add_argument("--gp-options", default="{}", help='botorch-gp options as JSON, e.g. \'{"initial": "seed"}\'')
     parser.add_argument("--latency", action="store_true", help="only time one botorch-gp proposal of 4 (50 obs, 5 domains)")
     parser.add_argument("--table", nargs="+", metavar="RESULTS", help="print the docs' markdown table from results files")
+    parser.add_argument("--paired", nargs="+", metavar="RESULTS",
+                        help="print botorch-gp against each other strategy, instance by instance, from results files")
     args = parser.parse_args()
+    if args.paired:
+        print(paired_table(args.paired))
+        return
     if args.table:
         print(markdown_table(args.table))
         return
@@ -332,7 +384,8 @@ def main() -> None:
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{args.name}.json").write_text(json.dumps(
-        {"settings": vars(args), "target": TARGET, "wall_seconds": time.time() - started, "summary": summary},
+        {"settings": vars(args), "target": TARGET, "wall_seconds": time.time() - started,
+         "runs_from_cache": sum(run.get("from_cache", False) for run in runs), "summary": summary},
         indent=1))
     plot(summary, results / f"{args.name}.png")
     print(f"\nTrials until the median true regret is <= {TARGET} (>{args.budget}: not reached), of the recommended "

@@ -140,3 +140,31 @@ def test_trials_to_target_comes_with_its_spread_over_seeds(monkeypatch):
     spread = same_every_seed + np.linspace(-0.004, 0.004, 8)[:, None]
     low, high = trials_to_target_interval(spread)
     assert low < 23 < high
+
+
+def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    keep_blas_environment(monkeypatch)
+    from optimizers import paired_table, summarise
+
+    def run(strategy, protocol, instance, final):
+        regret = [0.03] * 14 + [final] * 16
+        return {"family": "quadratic", "m": 5, "batch": 1, "noise": 0.02, "protocol": protocol, "instance": instance,
+                "strategy": strategy, "regret": regret, "recommended_regret": regret, "in_sample_regret": regret,
+                "proposal_seconds": []}
+
+    gp = [run("botorch-gp", "own", i, 0.001 * i) for i in range(10)]  # instance 9: 0.009
+    rival = [run("quadratic", "own", i, 0.005) for i in reversed(range(10))]  # lists need not be in instance order
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": summarise(gp + rival, [15, 30])}))
+
+    table = paired_table([str(path)])
+    row = next(line for line in table.splitlines() if "| quadratic | 5 | 1 | 0.02 | default, own | quadratic |" in line)
+    assert row.endswith("| 5 / 4 (1.00) | 5 / 4 (1.00) |")  # instances 0-4 lower, 6-9 higher, 5 equal
+
+    stale = json.loads(path.read_text())
+    for entry in stale["summary"].values():
+        del entry["recommended_per_seed"]
+    path.write_text(json.dumps(stale))
+    with pytest.raises(SystemExit, match="made before per-seed regrets were saved"):
+        paired_table([str(path)])
