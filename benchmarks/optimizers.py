@@ -318,6 +318,7 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     header = ["family", "m", "batch", "noise", "botorch-gp (options, design)", "rival"]
     header += [f"after {t}: botorch-gp lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    verdicts: dict[tuple, list[int]] = {}  # (rival, t): [botorch-gp significantly lower, rival lower, neither]
     for (*panel, label), mine in sorted(gps.items()):
         for (*rival_panel, rival), theirs in sorted(rivals.items()):
             if rival_panel == panel:
@@ -330,7 +331,14 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
                     higher = sum(ours[i] > others[i] for i in shared)
                     p = binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
                     cells.append(f"{lower} / {higher} ({p:.2f})" if shared else "-")
+                    if shared:
+                        verdict = verdicts.setdefault((rival, t), [0, 0, 0])
+                        verdict[2 if p >= 0.05 else 0 if lower > higher else 1] += 1
                 lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for (rival, t), (ours, theirs, neither) in sorted(verdicts.items()):
+        lines.append(f"- against {rival} after {t} trials: botorch-gp lower on significantly more instances (sign "
+                     f"test p < 0.05) in {ours} of {ours + theirs + neither} comparisons, {rival} in {theirs}")
     return "\n".join(lines)
 
 

@@ -155,12 +155,17 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
 
     gp = [run("botorch-gp", "own", i, 0.001 * i) for i in range(10)]  # instance 9: 0.009
     rival = [run("quadratic", "own", i, 0.005) for i in reversed(range(10))]  # lists need not be in instance order
+    worse = [run("random", "own", i, 0.02) for i in range(10)]
     path = tmp_path / "results.json"
-    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": summarise(gp + rival, [15, 30])}))
+    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": summarise(gp + rival + worse, [15, 30])}))
 
     table = paired_table([str(path)])
     row = next(line for line in table.splitlines() if "| quadratic | 5 | 1 | 0.02 | default, own | quadratic |" in line)
     assert row.endswith("| 5 / 4 (1.00) | 5 / 4 (1.00) |")  # instances 0-4 lower, 6-9 higher, 5 equal
+    assert "against quadratic after 30 trials: botorch-gp lower on significantly more instances (sign test p < " \
+           "0.05) in 0 of 1 comparisons, quadratic in 0" in table
+    assert "against random after 30 trials: botorch-gp lower on significantly more instances (sign test p < " \
+           "0.05) in 1 of 1 comparisons, random in 0" in table  # lower on all 10: p = 0.002
 
     stale = json.loads(path.read_text())
     for entry in stale["summary"].values():
