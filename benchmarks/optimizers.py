@@ -330,7 +330,7 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
                     lower = sum(ours[i] < others[i] for i in shared)
                     higher = sum(ours[i] > others[i] for i in shared)
                     p = binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
-                    cells.append(f"{lower} / {higher} ({p:.2f})" if shared else "-")
+                    cells.append(f"{lower} / {higher} ({p:.3f})" if shared else "-")
                     if shared:
                         verdict = verdicts.setdefault((rival, t), [0, 0, 0])
                         verdict[2 if p >= 0.05 else 0 if lower > higher else 1] += 1

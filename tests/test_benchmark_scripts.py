@@ -161,7 +161,7 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
 
     table = paired_table([str(path)])
     row = next(line for line in table.splitlines() if "| quadratic | 5 | 1 | 0.02 | default, own | quadratic |" in line)
-    assert row.endswith("| 5 / 4 (1.00) | 5 / 4 (1.00) |")  # instances 0-4 lower, 6-9 higher, 5 equal
+    assert row.endswith("| 5 / 4 (1.000) | 5 / 4 (1.000) |")  # instances 0-4 lower, 6-9 higher, 5 equal
     assert "against quadratic after 30 trials: botorch-gp lower on significantly more instances (sign test p < " \
            "0.05) in 0 of 1 comparisons, quadratic in 0" in table
     assert "against random after 30 trials: botorch-gp lower on significantly more instances (sign test p < " \
