@@ -17,6 +17,7 @@ Finished runs are cached (``--cache``), so an interrupted suite resumes and a la
 
     nice -n 10 .venv/bin/python benchmarks/optimizers.py                      # the full suite
     nice -n 10 .venv/bin/python benchmarks/optimizers.py --dims 5 --seeds 4   # a quick look
+    .venv/bin/python benchmarks/optimizers.py --paired benchmarks/results/optimizers-m5.json  # seed by seed
 """
 
 from __future__ import annotations
