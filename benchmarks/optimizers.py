@@ -343,6 +343,35 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     return "\n".join(lines)
 
 
+def target_checks(paths: list[str], after: int = 10, picks_from: int = 15) -> str:
+    """Per panel, for each botorch-gp entry: the trials from ``after`` on at which its recommendation's median
+    regret is above uniform's (the never-worse-than-uniform check), and at how many trials from
+    ``picks_from`` on the recommendation's median is below the best observed trial's (the model's pick against
+    the winner's-curse pick)."""
+    lines = ["| family | m | batch | noise | protocol | botorch-gp | above uniform at trials | recommendation "
+             "below best observed |", "|" + "---|" * 8]
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        options = options_label(data["settings"])
+        entries = data["summary"].values()
+        for entry in (e for e in entries if e["strategy"] == "botorch-gp"):
+            panel = [entry[k] for k in ("family", "m", "batch", "noise")]
+            uniform = next((e for e in entries if e["strategy"] == "uniform"
+                            and [e[k] for k in ("family", "m", "batch", "noise")] == panel), None)
+            recommended, observed = np.array(entry["median_recommended"]), np.array(entry["median"])
+            if uniform is None:
+                above = "-"
+            else:
+                worse = [t for t in range(after, len(recommended) + 1)
+                         if recommended[t - 1] > uniform["median_recommended"][t - 1]]
+                above = ", ".join(map(str, worse)) or "none"
+            later = range(picks_from, len(recommended) + 1)
+            below = sum(recommended[t - 1] < observed[t - 1] for t in later)
+            lines.append("| " + " | ".join([*map(str, panel), entry["protocol"], options, above,
+                                             f"{below} of {len(later)}"]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dims", type=int, nargs="+", default=[3, 5, 8, 12])
@@ -365,9 +394,15 @@ def main() -> None:
     parser.add_argument("--table", nargs="+", metavar="RESULTS", help="print the docs' markdown table from results files")
     parser.add_argument("--paired", nargs="+", metavar="RESULTS",
                         help="print botorch-gp against each other strategy, instance by instance, from results files")
+    parser.add_argument("--checks", nargs="+", metavar="RESULTS",
+                        help="print, per panel, where botorch-gp's recommendation is behind uniform (from trial 10) "
+                             "and how often it is ahead of the best observed trial (from trial 15)")
     args = parser.parse_args()
     if args.paired:
         print(paired_table(args.paired))
+        return
+    if args.checks:
+        print(target_checks(args.checks))
         return
     if args.table:
         print(markdown_table(args.table))

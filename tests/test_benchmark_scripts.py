@@ -173,3 +173,24 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
     path.write_text(json.dumps(stale))
     with pytest.raises(SystemExit, match="made before per-seed regrets were saved"):
         paired_table([str(path)])
+
+
+def test_target_checks_name_the_trials_behind_uniform_and_count_those_ahead_of_the_best_observed(tmp_path,
+                                                                                                   monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    keep_blas_environment(monkeypatch)
+    from optimizers import summarise, target_checks
+
+    def run(strategy, recommended, observed):
+        return {"family": "multimodal", "m": 8, "batch": 4, "noise": 0.02, "protocol": "own", "instance": 0,
+                "strategy": strategy, "regret": observed, "recommended_regret": recommended,
+                "in_sample_regret": observed, "proposal_seconds": []}
+
+    gp_recommended = [0.03] * 11 + [0.025] + [0.01] * 18  # behind uniform (0.02) at trials 10, 11 and 12
+    gp_observed = [0.03] * 11 + [0.025] + [0.01] * 8 + [0.02] * 10  # best observed behind from trial 21
+    runs = [run("botorch-gp", gp_recommended, gp_observed), run("uniform", [0.02] * 30, [0.02] * 30)]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": summarise(runs, [15, 30])}))
+
+    row = target_checks([str(path)]).splitlines()[-1]
+    assert row == "| multimodal | 8 | 4 | 0.02 | own | default | 10, 11, 12 | 10 of 16 |"
