@@ -133,6 +133,15 @@ def test_batch_proposals_are_distinct(name):
     assert len(set(mixtures)) == 4
 
 
+def test_quad_surface_says_so_when_its_gaussian_misses_the_simplex():
+    domains = [f"d{i}" for i in range(12)]  # the seed design's Gaussian lands on this simplex about once in 22,000
+    design = get_component("optimizers", "seed")(domains).propose([], 25)
+    history = [Observation(mixture, {"out_score": 0.4 + 0.01 * i}) for i, mixture in enumerate(design)]
+    with pytest.raises(HistoryError, match=r"of 1000 Gaussian samples fell on the simplex and 4 proposals were "
+                                           r"asked for; raise the 'samples' option"):
+        get_component("optimizers", "quad-surface")(domains, samples=1000).propose(history, 4)
+
+
 def test_random_depends_on_the_seed():
     assert propose("random", [], n=2, seed=1) != propose("random", [], n=2, seed=2)
 

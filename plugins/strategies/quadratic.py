@@ -56,7 +56,7 @@ class QuadSurface:
 
     @staticmethod
     def _features(weights: np.ndarray) -> np.ndarray:
-        pairs = (weights[:, :, None] * weights[:, None, :]).reshape(len(weights), -1)
+        pairs = (weights[:, :, None] * weights[:, None, :]).reshape(len(weights), weights.shape[1] ** 2)
         return np.hstack([np.ones((len(weights), 1)), weights, pairs])
 
     def _data(self, history):
@@ -91,8 +91,9 @@ class QuadSurface:
         chosen = np.unique(np.round(ranked, 12), axis=0, return_index=True)[1]
         top = ranked[np.sort(chosen)][:n]
         if len(top) < n:
-            raise HistoryError(f"{self.name}: only {len(top)} of {self.samples} Gaussian samples fell on the simplex; "
-                               "raise the 'samples' option")
+            raise HistoryError(f"{self.name}: only {len(top)} of {self.samples} Gaussian samples fell on the simplex "
+                               f"and {n} proposals were asked for; raise the 'samples' option (the Gaussian "
+                               "fitted to spread-out mixtures in many domains rarely lands on the simplex)")
         return [to_mixture(self.domains, candidate) for candidate in top]
 
     def diagnostics(self, history: Sequence[Observation]) -> dict:
