@@ -194,3 +194,15 @@ def test_target_checks_name_the_trials_behind_uniform_and_count_those_ahead_of_t
 
     row = target_checks([str(path)]).splitlines()[-1]
     assert row == "| multimodal | 8 | 4 | 0.02 | own | default | 10, 11, 12 | 10 of 16 |"
+
+
+@pytest.mark.parametrize("name", ["optimizers-m3", "optimizers-m5", "optimizers-m5-paper", "optimizers-m8",
+                                  "optimizers-m8-paper", "optimizers-m12"])
+def test_the_docs_regret_tables_are_those_of_the_committed_results(name, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    keep_blas_environment(monkeypatch)
+    from optimizers import RESULTS, markdown_table
+
+    docs = (BENCHMARKS.parent / "docs" / "optimizers.md").read_text()
+    rows = [row for row in markdown_table([str(RESULTS / f"{name}.json")]).splitlines() if "botorch-gp" in row]
+    assert rows and all(row in docs for row in rows), f"docs/optimizers.md lacks rows of {name}.json"
