@@ -270,18 +270,28 @@ def options_label(settings: dict) -> str:
     return ", ".join(f"{key} {value}" for key, value in sorted(options.items())) or "default"
 
 
+def summary_entries(paths: list[str]):
+    """(results file, its botorch-gp options label, summary entry) for every entry of the given results files."""
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        options = options_label(data["settings"])
+        for entry in data["summary"].values():
+            yield path, options, entry
+
+
+def panel_of(entry: dict) -> tuple:
+    """The problem a summary entry is about, whatever the strategy and protocol: family, m, batch, noise."""
+    return entry["family"], entry["m"], entry["batch"], entry["noise"]
+
+
 def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     """The docs' table from results files: per family, batch and strategy (botorch-gp labelled by its
     options), the median true regret of the recommendation / of the best observed mixture after ``at``
     trials, and trials-to-target of each."""
     rows = {}
-    for path in paths:
-        data = json.loads(Path(path).read_text())
-        options = options_label(data["settings"])
-        for entry in data["summary"].values():
-            label = entry["strategy"] + (f" ({options})" if entry["strategy"] == "botorch-gp" else "")
-            key = (entry["family"], entry["m"], entry["batch"], entry["noise"], entry["protocol"], label)
-            rows[key] = entry
+    for _, options, entry in summary_entries(paths):
+        label = entry["strategy"] + (f" ({options})" if entry["strategy"] == "botorch-gp" else "")
+        rows[(*panel_of(entry), entry["protocol"], label)] = entry
     header = ["family", "m", "batch", "noise", "protocol", "strategy"]
     header += [f"after {t}: recommended / observed" for t in at] + ["trials to target", "recommended: 80% interval"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -313,39 +323,36 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     from scipy.stats import binomtest
 
     gps: dict[tuple, dict] = {}
-    rivals: dict[tuple, dict] = {}  # by panel and name only: the other strategies do not depend on the protocol
-    for path in paths:
-        data = json.loads(Path(path).read_text())
-        options = options_label(data["settings"])
-        for entry in data["summary"].values():
-            if "recommended_per_seed" not in entry:
-                raise SystemExit(f"{path}: made before per-seed regrets were saved; rerun its command (the cache "
-                                 "makes that quick) to compare strategies seed by seed")
-            panel = (entry["family"], entry["m"], entry["batch"], entry["noise"])
-            if entry["strategy"] == "botorch-gp":
-                gps[(*panel, f"{options}, {entry['protocol']}")] = entry
-            else:
-                rivals[(*panel, entry["strategy"])] = entry
+    rivals: dict[tuple, dict[str, dict]] = {}  # by panel, then name: the others do not depend on the protocol
+    for path, options, entry in summary_entries(paths):
+        if "recommended_per_seed" not in entry:
+            raise SystemExit(f"{path}: made before per-seed regrets were saved; rerun its command (the cache "
+                             "makes that quick) to compare strategies seed by seed")
+        if entry["strategy"] == "botorch-gp":
+            gps[(*panel_of(entry), f"{options}, {entry['protocol']}")] = entry
+        else:
+            rivals.setdefault(panel_of(entry), {})[entry["strategy"]] = entry
     header = ["family", "m", "batch", "noise", "botorch-gp (options, design)", "rival"]
     header += [f"after {t}: botorch-gp lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     verdicts: dict[tuple, list[int]] = {}  # (rival, t): [botorch-gp significantly lower, rival lower, neither]
     for (*panel, label), mine in sorted(gps.items()):
-        for (*rival_panel, rival), theirs in sorted(rivals.items()):
-            if rival_panel == panel:
-                cells = [*map(str, panel), label, rival]
-                for t in at:
-                    ours = dict(zip(mine["instances"], mine["recommended_per_seed"].get(str(t), [])))
-                    others = dict(zip(theirs["instances"], theirs["recommended_per_seed"].get(str(t), [])))
-                    shared = sorted(set(ours) & set(others))
-                    lower = sum(ours[i] < others[i] for i in shared)
-                    higher = sum(ours[i] > others[i] for i in shared)
-                    p = binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
-                    cells.append(f"{lower} / {higher} ({p:.3f})" if shared else "-")
-                    if shared:
-                        verdict = verdicts.setdefault((rival, t), [0, 0, 0])
-                        verdict[2 if p >= 0.05 else 0 if lower > higher else 1] += 1
-                lines.append("| " + " | ".join(cells) + " |")
+        for rival, theirs in sorted(rivals.get(tuple(panel), {}).items()):
+            cells = [*map(str, panel), label, rival]
+            for t in at:
+                ours = dict(zip(mine["instances"], mine["recommended_per_seed"].get(str(t), [])))
+                others = dict(zip(theirs["instances"], theirs["recommended_per_seed"].get(str(t), [])))
+                shared = sorted(set(ours) & set(others))
+                if not shared:
+                    cells.append("-")
+                    continue
+                lower = sum(ours[i] < others[i] for i in shared)
+                higher = sum(ours[i] > others[i] for i in shared)
+                p = binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
+                cells.append(f"{lower} / {higher} ({p:.3f})")
+                verdict = verdicts.setdefault((rival, t), [0, 0, 0])
+                verdict[2 if p >= 0.05 else 0 if lower > higher else 1] += 1
+            lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for (rival, t), (ours, theirs, neither) in sorted(verdicts.items()):
         lines.append(f"- against {rival} after {t} trials: botorch-gp lower on significantly more instances (sign "
@@ -360,25 +367,23 @@ def target_checks(paths: list[str], after: int = 10, picks_from: int = 15) -> st
     the winner's-curse pick)."""
     lines = ["| family | m | batch | noise | protocol | botorch-gp | above uniform at trials | recommendation "
              "below best observed |", "|" + "---|" * 8]
-    for path in paths:
-        data = json.loads(Path(path).read_text())
-        options = options_label(data["settings"])
-        entries = data["summary"].values()
-        for entry in (e for e in entries if e["strategy"] == "botorch-gp"):
-            panel = [entry[k] for k in ("family", "m", "batch", "noise")]
-            uniform = next((e for e in entries if e["strategy"] == "uniform"
-                            and [e[k] for k in ("family", "m", "batch", "noise")] == panel), None)
-            recommended, observed = np.array(entry["median_recommended"]), np.array(entry["median"])
-            if uniform is None:
-                above = "-"
-            else:
-                worse = [t for t in range(after, len(recommended) + 1)
-                         if recommended[t - 1] > uniform["median_recommended"][t - 1]]
-                above = ", ".join(map(str, worse)) or "none"
-            later = range(picks_from, len(recommended) + 1)
-            below = sum(recommended[t - 1] < observed[t - 1] for t in later)
-            lines.append("| " + " | ".join([*map(str, panel), entry["protocol"], options, above,
-                                             f"{below} of {len(later)}"]) + " |")
+    entries = list(summary_entries(paths))
+    uniform = {panel_of(entry): entry for _, _, entry in entries if entry["strategy"] == "uniform"}
+    for _, options, entry in entries:
+        if entry["strategy"] != "botorch-gp":
+            continue
+        recommended, observed = np.array(entry["median_recommended"]), np.array(entry["median"])
+        baseline = uniform.get(panel_of(entry))
+        if baseline is None:
+            above = "-"
+        else:
+            worse = [t for t in range(after, len(recommended) + 1)
+                     if recommended[t - 1] > baseline["median_recommended"][t - 1]]
+            above = ", ".join(map(str, worse)) or "none"
+        later = range(picks_from, len(recommended) + 1)
+        below = sum(recommended[t - 1] < observed[t - 1] for t in later)
+        lines.append("| " + " | ".join([*map(str, panel_of(entry)), entry["protocol"], options, above,
+                                         f"{below} of {len(later)}"]) + " |")
     return "\n".join(lines)
 
 

@@ -23,6 +23,16 @@ def keep_blas_environment(monkeypatch) -> None:
             monkeypatch.delenv(variable)
 
 
+@pytest.fixture
+def optimizers(monkeypatch):
+    """benchmarks/optimizers.py as a module, with the BLAS environment it pins undone after the test."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    keep_blas_environment(monkeypatch)
+    import optimizers
+
+    return optimizers
+
+
 def run_script(monkeypatch, script: str, *args: str) -> None:
     """Run ``benchmarks/<script>`` as ``python benchmarks/<script> args...`` would, in this process."""
     monkeypatch.setattr(sys, "argv", [script, *args])
@@ -128,24 +138,18 @@ def test_optimizer_regret_scores_the_recommendation_and_the_best_observed(tmp_pa
     assert (tmp_path / "optimizers.png").stat().st_size > 1000
 
 
-def test_trials_to_target_comes_with_its_spread_over_seeds(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    keep_blas_environment(monkeypatch)
-    from optimizers import trials_to_target_interval
+def test_trials_to_target_comes_with_its_spread_over_seeds(optimizers):
 
     falling = np.linspace(0.02, 0.0, 30)  # reaches 0.005 at trial 23
     same_every_seed = np.tile(falling, (8, 1))
-    assert trials_to_target_interval(same_every_seed) == [23, 23]
-    assert trials_to_target_interval(same_every_seed + 0.1) == [None, None]  # never, in every resample
+    assert optimizers.trials_to_target_interval(same_every_seed) == [23, 23]
+    assert optimizers.trials_to_target_interval(same_every_seed + 0.1) == [None, None]  # never, in every resample
     spread = same_every_seed + np.linspace(-0.004, 0.004, 8)[:, None]
-    low, high = trials_to_target_interval(spread)
+    low, high = optimizers.trials_to_target_interval(spread)
     assert low < 23 < high
 
 
-def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    keep_blas_environment(monkeypatch)
-    from optimizers import paired_table, summarise
+def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tmp_path, optimizers):
 
     def run(strategy, protocol, instance, final):
         regret = [0.03] * 14 + [final] * 16
@@ -157,9 +161,10 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
     rival = [run("quadratic", "own", i, 0.005) for i in reversed(range(10))]  # lists need not be in instance order
     worse = [run("random", "own", i, 0.02) for i in range(10)]
     path = tmp_path / "results.json"
-    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": summarise(gp + rival + worse, [15, 30])}))
+    summary = optimizers.summarise(gp + rival + worse, [15, 30])
+    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": summary}))
 
-    table = paired_table([str(path)])
+    table = optimizers.paired_table([str(path)])
     row = next(line for line in table.splitlines() if "| quadratic | 5 | 1 | 0.02 | default, own | quadratic |" in line)
     assert row.endswith("| 5 / 4 (1.000) | 5 / 4 (1.000) |")  # instances 0-4 lower, 6-9 higher, 5 equal
     assert "against quadratic after 30 trials: botorch-gp lower on significantly more instances (sign test p < " \
@@ -172,14 +177,11 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
         del entry["recommended_per_seed"]
     path.write_text(json.dumps(stale))
     with pytest.raises(SystemExit, match="made before per-seed regrets were saved"):
-        paired_table([str(path)])
+        optimizers.paired_table([str(path)])
 
 
 def test_target_checks_name_the_trials_behind_uniform_and_count_those_ahead_of_the_best_observed(tmp_path,
-                                                                                                   monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    keep_blas_environment(monkeypatch)
-    from optimizers import summarise, target_checks
+                                                                                                   optimizers):
 
     def run(strategy, recommended, observed):
         return {"family": "multimodal", "m": 8, "batch": 4, "noise": 0.02, "protocol": "own", "instance": 0,
@@ -190,19 +192,17 @@ def test_target_checks_name_the_trials_behind_uniform_and_count_those_ahead_of_t
     gp_observed = [0.03] * 11 + [0.025] + [0.01] * 8 + [0.02] * 10  # best observed behind from trial 21
     runs = [run("botorch-gp", gp_recommended, gp_observed), run("uniform", [0.02] * 30, [0.02] * 30)]
     path = tmp_path / "results.json"
-    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": summarise(runs, [15, 30])}))
+    path.write_text(json.dumps({"settings": {"gp_options": "{}"}, "summary": optimizers.summarise(runs, [15, 30])}))
 
-    row = target_checks([str(path)]).splitlines()[-1]
+    row = optimizers.target_checks([str(path)]).splitlines()[-1]
     assert row == "| multimodal | 8 | 4 | 0.02 | own | default | 10, 11, 12 | 10 of 16 |"
 
 
 @pytest.mark.parametrize("name", ["optimizers-m3", "optimizers-m5", "optimizers-m5-paper", "optimizers-m8",
                                   "optimizers-m8-paper", "optimizers-m12"])
-def test_the_docs_regret_tables_are_those_of_the_committed_results(name, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    keep_blas_environment(monkeypatch)
-    from optimizers import RESULTS, markdown_table
+def test_the_docs_regret_tables_are_those_of_the_committed_results(name, optimizers):
 
     docs = (BENCHMARKS.parent / "docs" / "optimizers.md").read_text()
-    rows = [row for row in markdown_table([str(RESULTS / f"{name}.json")]).splitlines() if "botorch-gp" in row]
+    table = optimizers.markdown_table([str(optimizers.RESULTS / f"{name}.json")])
+    rows = [row for row in table.splitlines() if "botorch-gp" in row]
     assert rows and all(row in docs for row in rows), f"docs/optimizers.md lacks rows of {name}.json"
