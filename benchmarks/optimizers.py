@@ -315,19 +315,39 @@ def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     return "\n".join(lines)
 
 
+def sign_test(mine: dict, theirs: dict, t: int) -> tuple[int, int, float] | None:
+    """On the instances two summary entries share, after t trials: on how many the first's recommendation has the
+    lower true regret, on how many the higher (equal picks are neither), and the two-sided sign test's p-value;
+    None when they share no instance."""
+    from scipy.stats import binomtest
+
+    ours = dict(zip(mine["instances"], mine["recommended_per_seed"].get(str(t), [])))
+    others = dict(zip(theirs["instances"], theirs["recommended_per_seed"].get(str(t), [])))
+    shared = sorted(set(ours) & set(others))
+    if not shared:
+        return None
+    lower = sum(ours[i] < others[i] for i in shared)
+    higher = sum(ours[i] > others[i] for i in shared)
+    return lower, higher, binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
+
+
+def per_seed_entries(paths: list[str]):
+    """``summary_entries``, refusing results files made before the per-instance regrets were saved."""
+    for path, options, entry in summary_entries(paths):
+        if "recommended_per_seed" not in entry:
+            raise SystemExit(f"{path}: made before per-seed regrets were saved; rerun its command (the cache "
+                             "makes that quick) to compare strategies seed by seed")
+        yield path, options, entry
+
+
 def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     """botorch-gp against every other strategy on the same problem instances: after ``at`` trials, on how many
     instances its recommendation has the lower true regret and on how many the higher (equal picks are
     neither), with the two-sided sign test's p-value; a trials-to-target gap of a few trials with p well above
     0.05 is the luck of the seeds."""
-    from scipy.stats import binomtest
-
     gps: dict[tuple, dict] = {}
     rivals: dict[tuple, dict[str, dict]] = {}  # by panel, then name: the others do not depend on the protocol
-    for path, options, entry in summary_entries(paths):
-        if "recommended_per_seed" not in entry:
-            raise SystemExit(f"{path}: made before per-seed regrets were saved; rerun its command (the cache "
-                             "makes that quick) to compare strategies seed by seed")
+    for _, options, entry in per_seed_entries(paths):
         if entry["strategy"] == "botorch-gp":
             gps[(*panel_of(entry), f"{options}, {entry['protocol']}")] = entry
         else:
@@ -340,15 +360,11 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
         for rival, theirs in sorted(rivals.get(tuple(panel), {}).items()):
             cells = [*map(str, panel), label, rival]
             for t in at:
-                ours = dict(zip(mine["instances"], mine["recommended_per_seed"].get(str(t), [])))
-                others = dict(zip(theirs["instances"], theirs["recommended_per_seed"].get(str(t), [])))
-                shared = sorted(set(ours) & set(others))
-                if not shared:
+                test = sign_test(mine, theirs, t)
+                if test is None:
                     cells.append("-")
                     continue
-                lower = sum(ours[i] < others[i] for i in shared)
-                higher = sum(ours[i] > others[i] for i in shared)
-                p = binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
+                lower, higher, p = test
                 cells.append(f"{lower} / {higher} ({p:.3f})")
                 verdict = verdicts.setdefault((rival, t), [0, 0, 0])
                 verdict[2 if p >= 0.05 else 0 if lower > higher else 1] += 1
@@ -357,6 +373,40 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     for (rival, t), (ours, theirs, neither) in sorted(verdicts.items()):
         lines.append(f"- against {rival} after {t} trials: botorch-gp lower on significantly more instances (sign "
                      f"test p < 0.05) in {ours} of {ours + theirs + neither} comparisons, {rival} in {theirs}")
+    return "\n".join(lines)
+
+
+def versus_table(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str:
+    """botorch-gp of one results file against botorch-gp of another (two settings of its options), instance by
+    instance in every panel and protocol both hold, then the count of comparisons each side wins at p < 0.05."""
+    def gps(path: str) -> tuple[str, dict]:
+        entries = [(options, entry) for _, options, entry in per_seed_entries([path])
+                   if entry["strategy"] == "botorch-gp"]
+        label = entries[0][0] if entries else "-"
+        return label, {(*panel_of(entry), entry["protocol"]): entry for _, entry in entries}
+
+    (mine_label, mine), (their_label, theirs) = gps(first), gps(second)
+    header = ["family", "m", "batch", "noise", "protocol"]
+    header += [f"after {t}: {mine_label} lower / higher (p)" for t in at]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    wins = {t: [0, 0, 0] for t in at}  # first lower significantly, second lower, compared
+    for key in sorted(set(mine) & set(theirs)):
+        cells = list(map(str, key))
+        for t in at:
+            test = sign_test(mine[key], theirs[key], t)
+            if test is None:
+                cells.append("-")
+                continue
+            lower, higher, p = test
+            cells.append(f"{lower} / {higher} ({p:.3f})")
+            wins[t][2] += 1
+            if p < 0.05:
+                wins[t][0 if lower > higher else 1] += 1
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for t, (ours, others, compared) in wins.items():
+        lines.append(f"- after {t} trials: botorch-gp ({mine_label}) lower on significantly more instances (sign "
+                     f"test p < 0.05) in {ours} of {compared} comparisons, botorch-gp ({their_label}) in {others}")
     return "\n".join(lines)
 
 
@@ -409,6 +459,9 @@ def main() -> None:
     parser.add_argument("--table", nargs="+", metavar="RESULTS", help="print the docs' markdown table from results files")
     parser.add_argument("--paired", nargs="+", metavar="RESULTS",
                         help="print botorch-gp against each other strategy, instance by instance, from results files")
+    parser.add_argument("--versus", nargs=2, metavar=("RESULTS", "OTHER"),
+                        help="print botorch-gp of one results file against that of another (other options), "
+                             "instance by instance")
     parser.add_argument("--checks", nargs="+", metavar="RESULTS",
                         help="print, per panel, where botorch-gp's recommendation is behind uniform (from trial 10) "
                              "and how often it is ahead of the best observed trial (from trial 15)")
@@ -418,6 +471,9 @@ def main() -> None:
         return
     if args.checks:
         print(target_checks(args.checks))
+        return
+    if args.versus:
+        print(versus_table(*args.versus))
         return
     if args.table:
         print(markdown_table(args.table))

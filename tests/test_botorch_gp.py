@@ -151,7 +151,16 @@ def test_a_quadratic_mean_needs_enough_runs_and_falls_back_to_a_constant():
     optimizer = gp()
     model, _ = optimizer._model(history(2))
     assert type(model.mean_module).__name__ == "ConstantMean"
-    assert optimizer.diagnostics(history(2))["model"] == "SingleTaskGP, rbf kernel, constant prior mean"
+    assert optimizer.diagnostics(history(2))["model"] == "SingleTaskGP, rbf kernel (one lengthscale), constant prior mean"
+
+
+@pytest.mark.parametrize("lengthscales, count, named", [("shared", 1, "one lengthscale"),
+                                                       ("per-domain", 4, "a lengthscale per domain")])
+def test_one_lengthscale_for_all_domains_unless_one_per_domain_is_asked_for(lengthscales, count, named):
+    optimizer = gp(lengthscales=lengthscales, mean="constant")
+    model, _ = optimizer._model(history(12))
+    assert model.covar_module.lengthscale.shape[-1] == count
+    assert optimizer.diagnostics(history(12))["model"] == f"SingleTaskGP, rbf kernel ({named}), constant prior mean"
 
 
 def test_a_proposal_is_never_worse_than_the_best_start_of_the_acquisition_search():
@@ -170,6 +179,8 @@ def test_a_proposal_is_never_worse_than_the_best_start_of_the_acquisition_search
 def test_bad_options_and_histories():
     with pytest.raises(UsageError, match="optimizer 'botorch-gp': option initial: expected one of 'sobol', 'seed', got 'lhs'"):
         gp(initial="lhs")
+    with pytest.raises(UsageError, match="option lengthscales: expected one of 'shared', 'per-domain', got 'ard'"):
+        gp(lengthscales="ard")
     with pytest.raises(UsageError, match="'restarts'.*num_restarts"):
         gp(restarts=3)
     broken = history(5)

@@ -1,9 +1,9 @@
 """`botorch-gp`: a Gaussian process of score versus mixture, proposals by qLogNoisyExpectedImprovement.
 
-The GP (SingleTaskGP, float64, standardised outcome, BoTorch's dimension-scaled priors; by default a
-ridge Scheffe quadratic as its prior mean, the kernel modelling what that misses) is refitted on every
-call; the acquisition is optimised on the simplex with the equality constraint sum(w) = 1 and
-bounds [0, 1]. q > 1 proposals come from one joint q-batch, so they are distinct and spread by the
+The GP (SingleTaskGP, float64, standardised outcome, BoTorch's dimension-scaled priors; by default one
+lengthscale for all domains and a ridge Scheffe quadratic as its prior mean, the kernel modelling what that
+misses) is refitted on every call; the acquisition is optimised on the simplex with the equality constraint
+sum(w) = 1 and bounds [0, 1]. q > 1 proposals come from one joint q-batch, so they are distinct and spread by the
 acquisition itself; an already-observed mixture is proposed again only when the noisy EI says that
 re-measuring it is worth most. Everything is seeded by (seed, history length): a resumed study asks
 the same question and gets the same answer.
@@ -41,6 +41,7 @@ from modomodo import (HistoryError, Mixture, Observation, Recommendation, UsageE
                       history_arrays, parse_options)
 
 KERNELS = ("scheffe-matern", "rbf")  # what "auto" chooses between, by leave-one-out predictive density
+LENGTHSCALES = {"shared": "one lengthscale", "per-domain": "a lengthscale per domain"}  # as diagnostics name them
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +52,7 @@ class GPOptions:
     initial_size: int | None = attrs.field(default=None, validator=between(0, 10_000))  # default m+1 / 2m+1
     noise: Literal["auto", "observed", "inferred"] = "auto"  # how <objective>_stderr columns are used
     kernel: Literal["rbf", "matern", "scheffe-matern", "auto"] = "rbf"
+    lengthscales: Literal["shared", "per-domain"] = "shared"  # the RBF or Matern part's: one for all domains, or ARD
     mean: Literal["constant", "quadratic"] = "quadratic"  # the GP's prior mean: a learnt level, or a ridge quadratic
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
@@ -150,19 +152,22 @@ class GaussianProcessOptimizer:
             # (seed-to-seed spread) that an evaluation stderr does not see.
             likelihood = FixedNoiseGaussianLikelihood(noise=scaled_variance.clamp_min(1e-8),
                                                       learn_additional_noise=self.options.noise == "auto")
-        m = train_x.shape[-1]
+        m, shared = train_x.shape[-1], self.options.lengthscales == "shared"
         if kernel == "scheffe-matern":
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
-                                 input_transform=ScheffeFeatures(), covar_module=scheffe_matern_kernel(m))
+                                 input_transform=ScheffeFeatures(), covar_module=scheffe_matern_kernel(m, shared))
         elif kernel == "matern":
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
-                                 covar_module=matern_kernel(m))
+                                 covar_module=ScaleKernel(dimension_scaled_kernel(m, matern=True, shared=shared)))
         elif kernel == "fidelity-bias":
             model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
                                  covar_module=fidelity_bias_kernel(m - 1))
         else:
-            model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1))
-        model.kernel_name, model.has_quadratic_mean = kernel, prior is not None
+            model = SingleTaskGP(train_x, train_y, likelihood=likelihood, outcome_transform=Standardize(m=1),
+                                 covar_module=dimension_scaled_kernel(m, matern=False, shared=shared))
+        model.kernel_name = f"{kernel} kernel" + ("" if kernel == "fidelity-bias" else
+                                                  f" ({LENGTHSCALES[self.options.lengthscales]})")
+        model.has_quadratic_mean = prior is not None
         if prior is not None:
             transform = model.outcome_transform
             model.mean_module = ScheffeMean(**prior, shift=transform.means.item(), scale=transform.stdvs.item())
@@ -277,7 +282,7 @@ class GaussianProcessOptimizer:
             "loo_predictions": predicted.tolist(),
             "r2": 1.0 - float(np.sum(residual**2)) / total,
             "rmse": float(np.sqrt(np.mean(residual**2))),
-            "model": f"SingleTaskGP, {model.kernel_name} kernel"
+            "model": f"SingleTaskGP, {model.kernel_name}"
                      + (", ridge quadratic prior mean" if model.has_quadratic_mean else ", constant prior mean")
                      + (" (kernel chosen by leave-one-out)" if self.options.kernel == "auto" else ""),
             "noise_sd": float(noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze()),
@@ -303,19 +308,25 @@ def loo_log_density(model) -> torch.Tensor:
     return torch.distributions.Normal(mean, variance.sqrt()).log_prob(model.train_targets).sum()
 
 
-def scheffe_matern_kernel(m: int):
+def dimension_scaled_kernel(m: int, matern: bool, shared: bool, active_dims: list[int] | None = None):
+    """An RBF or Matern-5/2 kernel on m weights with BoTorch's dimension-scaled lengthscale prior (Hvarfner et al.
+    2024): one lengthscale per domain, or (``shared``) one for all. 20-30 noisy runs cannot pin down a lengthscale
+    per domain: fitted per domain, a few come out very short and explain the noise as wiggles along them."""
+    per_domain = get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=not matern, active_dims=active_dims)
+    if not shared:
+        return per_domain
+    return type(per_domain)(lengthscale_prior=per_domain.lengthscale_prior, active_dims=active_dims,
+                            lengthscale_constraint=per_domain.raw_lengthscale_constraint)
+
+
+def scheffe_matern_kernel(m: int, shared: bool):
     """A Bayesian Scheffe quadratic (a linear kernel on [w, 4 w_i w_j]: independent Gaussian coefficients on
     every term) plus a Matern-5/2 part on w for what a quadratic misses; marginal likelihood sets their
     shares. The products are scaled by 4 to span [0, 1] like the weights."""
     pairs = m * (m - 1) // 2
     quadratic = LinearKernel(active_dims=list(range(m + pairs)), variance_prior=GammaPrior(2.0, 1.0))
-    matern = get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m)))
+    matern = dimension_scaled_kernel(m, matern=True, shared=shared, active_dims=list(range(m)))
     return quadratic + ScaleKernel(matern, outputscale_prior=GammaPrior(2.0, 4.0))
-
-
-def matern_kernel(m: int, active_dims: list[int] | None = None):
-    """A scaled Matern-5/2 kernel with BoTorch's dimension-scaled lengthscale prior (on ``active_dims``)."""
-    return ScaleKernel(get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=active_dims))
 
 
 def fidelity_bias_kernel(m: int):
@@ -323,8 +334,10 @@ def fidelity_bias_kernel(m: int):
     kernel on w for the final score, plus a second Matern kernel on w times the linear kernel g g' for the
     bias (its own function of the mixture, growing with the steps not trained, zero at the end of the run).
     Their fitted sizes say how much an early evaluation tells about the final score (``early_correlation``)."""
-    bias = get_covar_module_with_dim_scaled_prior(m, use_rbf_kernel=False, active_dims=list(range(m)))
-    return matern_kernel(m, list(range(m))) + bias * LinearKernel(active_dims=[m], variance_prior=GammaPrior(2.0, 4.0))
+    weights = list(range(m))
+    final = ScaleKernel(dimension_scaled_kernel(m, matern=True, shared=False, active_dims=weights))
+    bias = dimension_scaled_kernel(m, matern=True, shared=False, active_dims=weights)
+    return final + bias * LinearKernel(active_dims=[m], variance_prior=GammaPrior(2.0, 4.0))
 
 
 class ScheffeFeatures(InputTransform, torch.nn.Module):

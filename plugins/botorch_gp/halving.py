@@ -48,6 +48,7 @@ class HalvingOptions:
     # Fixed, not options: botorch-gp's design and fitting code read them.
     initial: str = attrs.field(default="sobol", init=False)
     kernel: str = attrs.field(default="fidelity-bias", init=False)
+    lengthscales: str = attrs.field(default="per-domain", init=False)
     mean: str = attrs.field(default="constant", init=False)
 
 
