@@ -184,8 +184,8 @@ def test_versus_table_compares_two_settings_of_botorch_gp_on_the_same_instances(
 
     def results(name, options, finals):
         runs = [{"family": "mixing-law", "m": 8, "batch": 4, "noise": 0.01, "protocol": "own", "instance": i,
-                 "strategy": "botorch-gp", "regret": [0.03] * 14 + [final] * 16,
-                 "recommended_regret": [0.03] * 14 + [final] * 16, "in_sample_regret": [0.03] * 30,
+                 "strategy": "botorch-gp", "regret": [0.03] * 15 + [final] * 15,
+                 "recommended_regret": [0.03] * 15 + [final] * 15, "in_sample_regret": [0.03] * 30,
                  "proposal_seconds": []} for i, final in enumerate(finals)]
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps({"settings": {"gp_options": json.dumps(options)},
