@@ -331,6 +331,21 @@ def sign_test(mine: dict, theirs: dict, t: int) -> tuple[int, int, float] | None
     return lower, higher, binomtest(lower, lower + higher).pvalue if lower + higher else 1.0
 
 
+def sign_test_cells(mine: dict, theirs: dict, at: tuple[int, ...], tally: dict[int, list[int]]) -> list[str]:
+    """One "lower / higher (p)" cell of ``sign_test`` per trial count in ``at`` ("-" where the entries share no
+    instance), each comparison counted in ``tally[t]``: [first significantly lower, second, neither]."""
+    cells = []
+    for t in at:
+        test = sign_test(mine, theirs, t)
+        if test is None:
+            cells.append("-")
+            continue
+        lower, higher, p = test
+        cells.append(f"{lower} / {higher} ({p:.3f})")
+        tally.setdefault(t, [0, 0, 0])[2 if p >= 0.05 else 0 if lower > higher else 1] += 1
+    return cells
+
+
 def per_seed_entries(paths: list[str]):
     """``summary_entries``, refusing results files made before the per-instance regrets were saved."""
     for path, options, entry in summary_entries(paths):
@@ -355,24 +370,17 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     header = ["family", "m", "batch", "noise", "botorch-gp (options, design)", "rival"]
     header += [f"after {t}: botorch-gp lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    verdicts: dict[tuple, list[int]] = {}  # (rival, t): [botorch-gp significantly lower, rival lower, neither]
+    verdicts: dict[str, dict[int, list[int]]] = {}  # rival, then t: as ``sign_test_cells`` counts them
     for (*panel, label), mine in sorted(gps.items()):
         for rival, theirs in sorted(rivals.get(tuple(panel), {}).items()):
-            cells = [*map(str, panel), label, rival]
-            for t in at:
-                test = sign_test(mine, theirs, t)
-                if test is None:
-                    cells.append("-")
-                    continue
-                lower, higher, p = test
-                cells.append(f"{lower} / {higher} ({p:.3f})")
-                verdict = verdicts.setdefault((rival, t), [0, 0, 0])
-                verdict[2 if p >= 0.05 else 0 if lower > higher else 1] += 1
-            lines.append("| " + " | ".join(cells) + " |")
+            cells = sign_test_cells(mine, theirs, at, verdicts.setdefault(rival, {}))
+            lines.append("| " + " | ".join([*map(str, panel), label, rival, *cells]) + " |")
     lines.append("")
-    for (rival, t), (ours, theirs, neither) in sorted(verdicts.items()):
-        lines.append(f"- against {rival} after {t} trials: botorch-gp lower on significantly more instances (sign "
-                     f"test p < 0.05) in {ours} of {ours + theirs + neither} comparisons, {rival} in {theirs}")
+    for rival, by_trials in sorted(verdicts.items()):
+        for t, (ours, theirs, neither) in sorted(by_trials.items()):
+                lines.append(f"- against {rival} after {t} trials: botorch-gp lower on significantly more instances "
+                         f"(sign test p < 0.05) in {ours} of {ours + theirs + neither} comparisons, {rival} in "
+                         f"{theirs}")
     return "\n".join(lines)
 
 
@@ -389,24 +397,15 @@ def versus_table(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str
     header = ["family", "m", "batch", "noise", "protocol"]
     header += [f"after {t}: {mine_label} lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    wins = {t: [0, 0, 0] for t in at}  # first lower significantly, second lower, compared
+    verdicts: dict[int, list[int]] = {t: [0, 0, 0] for t in at}  # as ``sign_test_cells`` counts them
     for key in sorted(set(mine) & set(theirs)):
-        cells = list(map(str, key))
-        for t in at:
-            test = sign_test(mine[key], theirs[key], t)
-            if test is None:
-                cells.append("-")
-                continue
-            lower, higher, p = test
-            cells.append(f"{lower} / {higher} ({p:.3f})")
-            wins[t][2] += 1
-            if p < 0.05:
-                wins[t][0 if lower > higher else 1] += 1
-        lines.append("| " + " | ".join(cells) + " |")
+        cells = sign_test_cells(mine[key], theirs[key], at, verdicts)
+        lines.append("| " + " | ".join([*map(str, key), *cells]) + " |")
     lines.append("")
-    for t, (ours, others, compared) in wins.items():
+    for t, (ours, others, neither) in verdicts.items():
         lines.append(f"- after {t} trials: botorch-gp ({mine_label}) lower on significantly more instances (sign "
-                     f"test p < 0.05) in {ours} of {compared} comparisons, botorch-gp ({their_label}) in {others}")
+                     f"test p < 0.05) in {ours} of {ours + others + neither} comparisons, botorch-gp ({their_label}) "
+                     f"in {others}")
     return "\n".join(lines)
 
 

@@ -3,8 +3,8 @@
 The GP (SingleTaskGP, float64, standardised outcome, BoTorch's dimension-scaled priors; by default one
 lengthscale for all domains and a ridge Scheffe quadratic as its prior mean, the kernel modelling what that
 misses) is refitted on every call; the acquisition is optimised on the simplex with the equality constraint
-sum(w) = 1 and bounds [0, 1]. q > 1 proposals come from one joint q-batch, so they are distinct and spread by the
-acquisition itself; an already-observed mixture is proposed again only when the noisy EI says that
+sum(w) = 1 and bounds [0, 1]. q > 1 proposals come from one joint q-batch, so they are distinct and spread
+by the acquisition itself; an already-observed mixture is proposed again only when the noisy EI says that
 re-measuring it is worth most. Everything is seeded by (seed, history length): a resumed study asks
 the same question and gets the same answer.
 """
