@@ -18,6 +18,7 @@ Finished runs are cached (``--cache``), so an interrupted suite resumes and a la
     nice -n 10 .venv/bin/python benchmarks/optimizers.py                      # the full suite
     nice -n 10 .venv/bin/python benchmarks/optimizers.py --dims 5 --seeds 4   # a quick look
     .venv/bin/python benchmarks/optimizers.py --paired benchmarks/results/optimizers-m5.json  # seed by seed
+    .venv/bin/python benchmarks/optimizers.py --docs   # docs/optimizers.md's regret section from the results
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -38,6 +40,10 @@ FAMILIES = ("quadratic", "mixing-law", "multimodal")
 STRATEGIES = ("uniform", "random", "quad-surface", "quadratic", "botorch-gp")
 SEEDED_BY_DESIGN = ("quad-surface", "quadratic")
 RESULTS = Path(__file__).parent / "results"
+DOCS = Path(__file__).parent.parent / "docs" / "optimizers.md"
+SECTION_HEADING = "## Regret benchmark"
+SECTION_TEMPLATE = Path(__file__).parent / "docs-templates" / "optimizers-regret.md"  # the section, tables as markers
+TEMPLATE_MARKER = re.compile(r"\{\{([a-z-]+):([^}]+)\}\}")
 
 
 def raw_function(family: str, m: int, rng: np.random.Generator):
@@ -384,9 +390,10 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     return "\n".join(lines)
 
 
-def versus_table(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str:
-    """botorch-gp of one results file against botorch-gp of another (two settings of its options), instance by
-    instance in every panel and protocol both hold, then the count of comparisons each side wins at p < 0.05."""
+def versus_comparison(first: str, second: str, at: tuple[int, ...]) -> tuple[list[str], dict, str, str]:
+    """botorch-gp of one results file against that of another, in every panel and protocol both hold: the table's
+    lines, the count per t of comparisons each side wins at p < 0.05 (as ``sign_test_cells`` counts them),
+    and the two option labels."""
     def gps(path: str) -> tuple[str, dict]:
         entries = [(options, entry) for _, options, entry in per_seed_entries([path])
                    if entry["strategy"] == "botorch-gp"]
@@ -397,16 +404,31 @@ def versus_table(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str
     header = ["family", "m", "batch", "noise", "protocol"]
     header += [f"after {t}: {mine_label} lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    verdicts: dict[int, list[int]] = {t: [0, 0, 0] for t in at}  # as ``sign_test_cells`` counts them
+    verdicts: dict[int, list[int]] = {t: [0, 0, 0] for t in at}
     for key in sorted(set(mine) & set(theirs)):
         cells = sign_test_cells(mine[key], theirs[key], at, verdicts)
         lines.append("| " + " | ".join([*map(str, key), *cells]) + " |")
+    return lines, verdicts, mine_label, their_label
+
+
+def versus_table(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str:
+    """botorch-gp of one results file against botorch-gp of another (two settings of its options), instance by
+    instance in every panel and protocol both hold, then the count of comparisons each side wins at p < 0.05."""
+    lines, verdicts, mine_label, their_label = versus_comparison(first, second, at)
     lines.append("")
     for t, (ours, others, neither) in verdicts.items():
         lines.append(f"- after {t} trials: botorch-gp ({mine_label}) lower on significantly more instances (sign "
                      f"test p < 0.05) in {ours} of {ours + others + neither} comparisons, botorch-gp ({their_label}) "
                      f"in {others}")
     return "\n".join(lines)
+
+
+def versus_summary(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str:
+    """``versus_table``'s counts in one sentence, for a list item of the docs."""
+    _, verdicts, mine_label, their_label = versus_comparison(first, second, at)
+    return "; ".join(f"after {t} trials, {mine_label} significantly lower (p < 0.05) in {ours} of "
+                     f"{ours + others + neither} panels, {their_label} in {others}"
+                     for t, (ours, others, neither) in verdicts.items())
 
 
 def target_checks(paths: list[str], after: int = 10, picks_from: int = 15) -> str:
@@ -434,6 +456,44 @@ def target_checks(paths: list[str], after: int = 10, picks_from: int = 15) -> st
         lines.append("| " + " | ".join([*map(str, panel_of(entry)), entry["protocol"], options, above,
                                          f"{below} of {len(later)}"]) + " |")
     return "\n".join(lines)
+
+
+def regret_section(template: str, results: Path = RESULTS) -> str:
+    """The docs' regret benchmark section: ``template`` with every ``{{kind:file ...}}`` replaced by the named
+    output on those results files, so its tables are never typed by hand. Kinds: ``table``, ``table-gp``
+    (header and botorch-gp rows), ``paired`` and ``paired-summary`` (``--paired``'s table, its counts),
+    ``versus`` and ``versus-summary`` (``--versus``'s table, its counts in a sentence), ``checks``."""
+    def gp_rows(text: str) -> str:
+        lines = text.splitlines()
+        return "\n".join(lines[:2] + [line for line in lines[2:] if "botorch-gp" in line])
+
+    kinds = {"table": markdown_table, "table-gp": lambda paths: gp_rows(markdown_table(paths)),
+             "paired": lambda paths: paired_table(paths).split("\n\n")[0],
+             "paired-summary": lambda paths: paired_table(paths).split("\n\n")[1],
+             "versus": lambda paths: versus_table(*paths).split("\n\n")[0],
+             "versus-summary": lambda paths: versus_summary(*paths), "checks": target_checks}
+
+    def expand(marker: re.Match) -> str:
+        kind, names = marker.group(1), marker.group(2).split()
+        if kind not in kinds:
+            raise SystemExit(f"{SECTION_TEMPLATE}: unknown marker {{{{{kind}:...}}}}; expected one of {', '.join(kinds)}")
+        return kinds[kind]([str(results / name) for name in names])
+
+    return TEMPLATE_MARKER.sub(expand, template).rstrip() + "\n"
+
+
+def docs_section(docs: str) -> str:
+    """The regret benchmark section of docs/optimizers.md: from its heading to the next section's."""
+    start = docs.index(SECTION_HEADING)
+    return docs[start:docs.index("\n## ", start + len(SECTION_HEADING)) + 1]
+
+
+def write_docs_section() -> None:
+    """Replace the regret benchmark section of docs/optimizers.md with ``regret_section`` of the template."""
+    docs = DOCS.read_text()
+    old = docs_section(docs)
+    DOCS.write_text(docs.replace(old, regret_section(SECTION_TEMPLATE.read_text()) + "\n"))
+    print(f"{DOCS}: regret benchmark section regenerated from {SECTION_TEMPLATE}")
 
 
 def main() -> None:
@@ -464,7 +524,13 @@ def main() -> None:
     parser.add_argument("--checks", nargs="+", metavar="RESULTS",
                         help="print, per panel, where botorch-gp's recommendation is behind uniform (from trial 10) "
                              "and how often it is ahead of the best observed trial (from trial 15)")
+    parser.add_argument("--docs", action="store_true",
+                        help=f"regenerate the regret section of docs/optimizers.md from {SECTION_TEMPLATE.name} and "
+                             "the results files it names")
     args = parser.parse_args()
+    if args.docs:
+        write_docs_section()
+        return
     if args.paired:
         print(paired_table(args.paired))
         return
