@@ -390,7 +390,7 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     return "\n".join(lines)
 
 
-def versus_comparison(first: str, second: str, at: tuple[int, ...]) -> tuple[list[str], dict, str, str]:
+def versus_comparison(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> tuple[list[str], dict, str, str]:
     """botorch-gp of one results file against that of another, in every panel and protocol both hold: the table's
     lines, the count per t of comparisons each side wins at p < 0.05 (as ``sign_test_cells`` counts them),
     and the two option labels."""
@@ -470,14 +470,19 @@ def regret_section(template: str, results: Path = RESULTS) -> str:
     kinds = {"table": markdown_table, "table-gp": lambda paths: gp_rows(markdown_table(paths)),
              "paired": lambda paths: paired_table(paths).split("\n\n")[0],
              "paired-summary": lambda paths: paired_table(paths).split("\n\n")[1],
-             "versus": lambda paths: versus_table(*paths).split("\n\n")[0],
+             "versus": lambda paths: "\n".join(versus_comparison(*paths)[0]),
              "versus-summary": lambda paths: versus_summary(*paths), "checks": target_checks}
 
     def expand(marker: re.Match) -> str:
-        kind, names = marker.group(1), marker.group(2).split()
+        kind, paths = marker.group(1), [results / name for name in marker.group(2).split()]
         if kind not in kinds:
-            raise SystemExit(f"{SECTION_TEMPLATE}: unknown marker {{{{{kind}:...}}}}; expected one of {', '.join(kinds)}")
-        return kinds[kind]([str(results / name) for name in names])
+            raise SystemExit(f"{SECTION_TEMPLATE.name}: unknown marker {{{{{kind}:...}}}}; expected one of "
+                             f"{', '.join(kinds)}")
+        missing = [path.name for path in paths if not path.exists()]
+        if missing:
+            raise SystemExit(f"{SECTION_TEMPLATE.name}: {{{{{kind}:...}}}} names {', '.join(missing)}, not in "
+                             f"{results}; run the suite that writes it first")
+        return kinds[kind]([str(path) for path in paths])
 
     return TEMPLATE_MARKER.sub(expand, template).rstrip() + "\n"
 

@@ -231,7 +231,9 @@ def test_the_docs_regret_section_is_its_template_filled_from_the_committed_resul
     assert committed <= named, f"results files the docs do not show: {sorted(committed - named)}"
 
 
-def test_the_docs_template_names_its_markers_when_one_is_unknown(optimizers):
+def test_the_docs_template_says_which_marker_or_results_file_it_cannot_fill(optimizers):
 
     with pytest.raises(SystemExit, match=r"unknown marker \{\{tables:\.\.\.\}\}; expected one of table, table-gp"):
         optimizers.regret_section("{{tables:optimizers-m5.json}}")
+    with pytest.raises(SystemExit, match=r"\{\{table:\.\.\.\}\} names optimizers-m7\.json, not in .*run the suite"):
+        optimizers.regret_section("{{table:optimizers-m5.json optimizers-m7.json}}")
