@@ -533,6 +533,10 @@ def main() -> None:
                         help=f"regenerate the regret section of docs/optimizers.md from {SECTION_TEMPLATE.name} and "
                              "the results files it names")
     args = parser.parse_args()
+    try:
+        gp_options = json.loads(args.gp_options)
+    except json.JSONDecodeError as error:
+        parser.error(f"--gp-options {args.gp_options!r} is not JSON ({error}); expected e.g. '{{\"initial\": \"seed\"}}'")
     if args.docs:
         write_docs_section()
         return
@@ -553,7 +557,7 @@ def main() -> None:
         (RESULTS / "botorch_gp_latency.json").write_text(json.dumps(latency(), indent=1))
         return
     jobs = [{"family": f, "m": m, "instance": i, "strategy": s, "batch": b, "budget": args.budget, "noise": noise,
-             "protocol": protocol, "gp_options": json.loads(args.gp_options), "cache": args.cache}
+             "protocol": protocol, "gp_options": gp_options, "cache": args.cache}
             for m in args.dims for f in args.families for b in args.batches for s in args.strategies
             for noise in args.noise for protocol in args.protocols for i in range(args.seeds)
             if protocol == "paper" or s == "botorch-gp" or len(args.protocols) == 1]  # only botorch-gp differs
