@@ -384,7 +384,7 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     lines.append("")
     for rival, by_trials in sorted(verdicts.items()):
         for t, (ours, theirs, neither) in sorted(by_trials.items()):
-                lines.append(f"- against {rival} after {t} trials: botorch-gp lower on significantly more instances "
+            lines.append(f"- against {rival} after {t} trials: botorch-gp lower on significantly more instances "
                          f"(sign test p < 0.05) in {ours} of {ours + theirs + neither} comparisons, {rival} in "
                          f"{theirs}")
     return "\n".join(lines)
@@ -488,16 +488,17 @@ def regret_section(template: str, results: Path = RESULTS) -> str:
 
 
 def docs_section(docs: str) -> str:
-    """The regret benchmark section of docs/optimizers.md: from its heading to the next section's."""
+    """The regret benchmark section of docs/optimizers.md: from its heading to the blank line before the next
+    section's, which is not part of it."""
     start = docs.index(SECTION_HEADING)
-    return docs[start:docs.index("\n## ", start + len(SECTION_HEADING)) + 1]
+    return docs[start:docs.index("\n\n## ", start + len(SECTION_HEADING)) + 1]
 
 
 def write_docs_section() -> None:
     """Replace the regret benchmark section of docs/optimizers.md with ``regret_section`` of the template."""
     docs = DOCS.read_text()
     old = docs_section(docs)
-    DOCS.write_text(docs.replace(old, regret_section(SECTION_TEMPLATE.read_text()) + "\n"))
+    DOCS.write_text(docs.replace(old, regret_section(SECTION_TEMPLATE.read_text())))
     print(f"{DOCS}: regret benchmark section regenerated from {SECTION_TEMPLATE}")
 
 

@@ -224,7 +224,7 @@ def test_the_docs_regret_section_is_its_template_filled_from_the_committed_resul
     docs = optimizers.DOCS.read_text()
     template = optimizers.SECTION_TEMPLATE.read_text()
 
-    assert optimizers.docs_section(docs) == optimizers.regret_section(template) + "\n", \
+    assert optimizers.docs_section(docs) == optimizers.regret_section(template), \
         "docs/optimizers.md's regret section is stale: run python benchmarks/optimizers.py --docs"
     named = {name for marker in optimizers.TEMPLATE_MARKER.finditer(template) for name in marker.group(2).split()}
     committed = {path.name for path in optimizers.RESULTS.glob("optimizers-m*.json")}
