@@ -38,14 +38,15 @@ def gp(seed=0, **options):
     return get_component("optimizers", "botorch-gp")(DOMAINS, seed=seed, **{**FAST, **options})
 
 
-def test_proposals_are_distinct_on_the_simplex_and_reproducible():
+@pytest.mark.parametrize("acquisition", ["noisy-ei", "knowledge-gradient"])
+def test_proposals_are_distinct_on_the_simplex_and_reproducible(acquisition):
     observed = history(12)
-    first = gp(seed=3).propose(observed, 3)
+    first = gp(seed=3, acquisition=acquisition).propose(observed, 3)
     assert len(set(first)) == 3
     for mixture in first:
         assert list(mixture) == DOMAINS and min(mixture.values()) >= 0
         assert math.fsum(mixture.values()) == pytest.approx(1.0, abs=1e-9)
-    assert gp(seed=3).propose(observed, 3) == first
+    assert gp(seed=3, acquisition=acquisition).propose(observed, 3) == first
 
 
 def test_short_history_gets_the_initial_design():
@@ -176,11 +177,29 @@ def test_a_proposal_is_never_worse_than_the_best_start_of_the_acquisition_search
         assert acquisition(best.unsqueeze(0)).item() >= acquisition(starts).max().item() - 1e-12
 
 
+def test_the_knowledge_gradient_is_the_gain_of_the_best_tried_mean_that_botorch_fantasies_give():
+    # The closed-form update of the means (cov(P, X) L^-T z) against BoTorch's own conditioning on simulated
+    # noisy scores at X: the expected best posterior mean over the tried mixtures and X, minus today's best.
+    from botorch.sampling import SobolQMCNormalSampler
+    from modomodo_plugins.botorch_gp.gp import TriedKnowledgeGradient
+
+    model, tried = gp()._model(history(10))
+    batch = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.1, 0.6, 0.2, 0.1]], dtype=torch.float64)
+    value = TriedKnowledgeGradient(model, tried, samples=2048, seed=1)(batch.unsqueeze(0)).item()
+    fantasies = model.fantasize(batch, SobolQMCNormalSampler(torch.Size([2048]), seed=2))
+    with torch.no_grad():
+        gain = fantasies.posterior(torch.cat([tried, batch])).mean.max(dim=-2).values.mean() \
+            - model.posterior(tried).mean.max()
+    assert value > 0 and value == pytest.approx(gain.item(), rel=1e-3)
+
+
 def test_bad_options_and_histories():
     with pytest.raises(UsageError, match="optimizer 'botorch-gp': option initial: expected one of 'sobol', 'seed', got 'lhs'"):
         gp(initial="lhs")
     with pytest.raises(UsageError, match="option lengthscales: expected one of 'shared', 'per-domain', got 'ard'"):
         gp(lengthscales="ard")
+    with pytest.raises(UsageError, match="option acquisition: expected one of 'noisy-ei', 'knowledge-gradient', got 'ucb'"):
+        gp(acquisition="ucb")
     with pytest.raises(UsageError, match="'restarts'.*num_restarts"):
         gp(restarts=3)
     broken = history(5)

@@ -1,4 +1,5 @@
-"""`botorch-gp`: a Gaussian process of score versus mixture, proposals by qLogNoisyExpectedImprovement.
+"""`botorch-gp`: a Gaussian process of score versus mixture, proposals by qLogNoisyExpectedImprovement (or, as
+an option, by the knowledge gradient of the recommendation).
 
 The GP (SingleTaskGP, float64, standardised outcome, BoTorch's dimension-scaled priors; by default one
 lengthscale for all domains and a ridge Scheffe quadratic as its prior mean, the kernel modelling what that
@@ -20,6 +21,7 @@ import attrs
 
 import numpy as np
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.analytic import PosteriorMean
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.fit import fit_gpytorch_mll
@@ -29,13 +31,15 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf
 from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.sampling import SobolQMCNormalSampler
-from botorch.utils.sampling import sample_simplex
+from botorch.utils.sampling import draw_sobol_normal_samples, sample_simplex
+from botorch.utils.transforms import concatenate_pending_points, t_batch_mode_transform
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.kernels import LinearKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
+from linear_operator.utils.cholesky import psd_safe_cholesky
 
 from modomodo import (HistoryError, Mixture, Observation, Recommendation, UsageError, between, get_component,
                       history_arrays, parse_options)
@@ -54,6 +58,7 @@ class GPOptions:
     kernel: Literal["rbf", "matern", "scheffe-matern", "auto"] = "rbf"
     lengthscales: Literal["shared", "per-domain"] = "shared"  # the RBF or Matern part's: one for all domains, or ARD
     mean: Literal["constant", "quadratic"] = "quadratic"  # the GP's prior mean: a learnt level, or a ridge quadratic
+    acquisition: Literal["noisy-ei", "knowledge-gradient"] = "noisy-ei"  # what a proposal maximises
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
     mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
@@ -204,9 +209,13 @@ class GaussianProcessOptimizer:
             model, train_x = self._fitted_model(history, call_seed)
             pending = (torch.tensor([d.vector(self.domains) for d in design], dtype=torch.float64)
                        if design else None)
-            acquisition = qLogNoisyExpectedImprovement(
-                model, X_baseline=train_x, X_pending=pending,
-                sampler=SobolQMCNormalSampler(torch.Size([self.options.mc_samples]), seed=call_seed))
+            if self.options.acquisition == "knowledge-gradient":
+                acquisition = TriedKnowledgeGradient(model, torch.unique(train_x, dim=0), self.options.mc_samples,
+                                                     call_seed, X_pending=pending)
+            else:
+                acquisition = qLogNoisyExpectedImprovement(
+                    model, X_baseline=train_x, X_pending=pending,
+                    sampler=SobolQMCNormalSampler(torch.Size([self.options.mc_samples]), seed=call_seed))
             candidates = self._maximise_on_simplex(acquisition, n - len(design), call_seed)
         return design + [Mixture.normalised(zip(self.domains, row.tolist())) for row in candidates]
 
@@ -288,6 +297,37 @@ class GaussianProcessOptimizer:
             "noise_sd": float(noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze()),
             "loo_log_density": float(loo_log_density(model)),
         }
+
+
+class TriedKnowledgeGradient(AcquisitionFunction):
+    """The expected rise of the recommendation's posterior mean from measuring the q-batch X: E[max over the
+    tried mixtures and X of the updated posterior mean] minus the best posterior mean among the tried ones
+    (a knowledge gradient over the set the recommendation is chosen from, Frazier et al. 2009). It values
+    measuring a tried mixture again when that could change which one is recommended, which noisy EI rarely
+    does. The update is exact: measuring X moves the means at the points P by cov(P, X) L^-T z, with L L^T
+    the covariance of the noisy scores at X and z standard normal (fixed Sobol draws)."""
+
+    def __init__(self, model, tried: torch.Tensor, samples: int, seed: int, X_pending: torch.Tensor | None = None):
+        super().__init__(model)
+        self.tried, self.samples, self.seed = tried, samples, seed
+        with torch.no_grad():
+            self.current = model.posterior(tried).mean.max()
+        self.noise = model.likelihood.noise.mean() * model.outcome_transform.stdvs.squeeze() ** 2
+        self.set_X_pending(X_pending)
+
+    @concatenate_pending_points
+    @t_batch_mode_transform()
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        batch, q = X.shape[:-2], X.shape[-2]
+        points = torch.cat([self.tried.expand(*batch, -1, -1), X], dim=-2)
+        posterior = self.model.posterior(points)
+        mean, covariance = posterior.mean.squeeze(-1), posterior.distribution.covariance_matrix
+        measured = covariance[..., -q:, -q:] + self.noise * torch.eye(q, dtype=X.dtype)
+        cross = covariance[..., :, -q:]
+        shift = torch.linalg.solve_triangular(psd_safe_cholesky(measured), cross.transpose(-1, -2), upper=False)
+        z = draw_sobol_normal_samples(q, self.samples, dtype=X.dtype, seed=self.seed)
+        updated = mean.unsqueeze(-2) + z @ shift  # batch x samples x points
+        return updated.max(dim=-1).values.mean(dim=-1) - self.current
 
 
 def leave_one_out(model):
