@@ -5,8 +5,8 @@ The GP (SingleTaskGP, float64, standardised outcome, BoTorch's dimension-scaled 
 lengthscale for all domains and a ridge Scheffe quadratic as its prior mean, the kernel modelling what that
 misses) is refitted on every call; the acquisition is optimised on the simplex with the equality constraint
 sum(w) = 1 and bounds [0, 1]. q > 1 proposals come from one joint q-batch, so they are distinct and spread
-by the acquisition itself; an already-observed mixture is proposed again only when the noisy EI says that
-re-measuring it is worth most. Everything is seeded by (seed, history length): a resumed study asks
+by the acquisition itself; an already-observed mixture is proposed again only when the acquisition values
+re-measuring it most. Everything is seeded by (seed, history length): a resumed study asks
 the same question and gets the same answer.
 """
 
@@ -303,16 +303,18 @@ class TriedKnowledgeGradient(AcquisitionFunction):
     """The expected rise of the recommendation's posterior mean from measuring the q-batch X: E[max over the
     tried mixtures and X of the updated posterior mean] minus the best posterior mean among the tried ones
     (a knowledge gradient over the set the recommendation is chosen from, Frazier et al. 2009). It values
-    measuring a tried mixture again when that could change which one is recommended, which noisy EI rarely
-    does. The update is exact: measuring X moves the means at the points P by cov(P, X) L^-T z, with L L^T
-    the covariance of the noisy scores at X and z standard normal (fixed Sobol draws)."""
+    measuring a tried mixture again when that could change which one is recommended. Given the fitted
+    hyperparameters the update is exact: measuring X moves the means at the points P by cov(P, X) L^-T z,
+    with L L^T the covariance of the noisy scores at X (their noise the training runs' mean noise, as BoTorch's
+    fantasies take it) and z standard normal (fixed Sobol draws)."""
 
     def __init__(self, model, tried: torch.Tensor, samples: int, seed: int, X_pending: torch.Tensor | None = None):
         super().__init__(model)
         self.tried, self.samples, self.seed = tried, samples, seed
         with torch.no_grad():
             self.current = model.posterior(tried).mean.max()
-        self.noise = model.likelihood.noise.mean() * model.outcome_transform.stdvs.squeeze() ** 2
+            self.noise = model.likelihood.noise.mean() * model.outcome_transform.stdvs.squeeze() ** 2
+        self.draws: dict[int, torch.Tensor] = {}  # q -> the Sobol normal draws, the same on every call
         self.set_X_pending(X_pending)
 
     @concatenate_pending_points
@@ -322,10 +324,12 @@ class TriedKnowledgeGradient(AcquisitionFunction):
         points = torch.cat([self.tried.expand(*batch, -1, -1), X], dim=-2)
         posterior = self.model.posterior(points)
         mean, covariance = posterior.mean.squeeze(-1), posterior.distribution.covariance_matrix
-        measured = covariance[..., -q:, -q:] + self.noise * torch.eye(q, dtype=X.dtype)
+        measured = covariance[..., -q:, -q:] + self.noise * torch.eye(q, dtype=X.dtype, device=X.device)
         cross = covariance[..., :, -q:]
         shift = torch.linalg.solve_triangular(psd_safe_cholesky(measured), cross.transpose(-1, -2), upper=False)
-        z = draw_sobol_normal_samples(q, self.samples, dtype=X.dtype, seed=self.seed)
+        if q not in self.draws:
+            self.draws[q] = draw_sobol_normal_samples(q, self.samples, dtype=X.dtype, device=X.device, seed=self.seed)
+        z = self.draws[q]
         updated = mean.unsqueeze(-2) + z @ shift  # batch x samples x points
         return updated.max(dim=-1).values.mean(dim=-1) - self.current
 
