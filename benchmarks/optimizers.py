@@ -18,6 +18,7 @@ Finished runs are cached (``--cache``), so an interrupted suite resumes and a la
     nice -n 10 .venv/bin/python benchmarks/optimizers.py                      # the full suite
     nice -n 10 .venv/bin/python benchmarks/optimizers.py --dims 5 --seeds 4   # a quick look
     .venv/bin/python benchmarks/optimizers.py --paired benchmarks/results/optimizers-m5.json  # seed by seed
+    .venv/bin/python benchmarks/optimizers.py --gaps benchmarks/results/optimizers-m5.json    # trials-to-target gaps
     .venv/bin/python benchmarks/optimizers.py --docs   # docs/optimizers.md's regret section from the results
 """
 
@@ -207,6 +208,7 @@ def summarise(runs: list[dict], checkpoints: list[int]) -> dict:
             "at_checkpoints_recommended": {t: float(median_recommended[t - 1]) for t in checkpoints},
             "instances": [r["instance"] for r in members],  # the problem instances, in the order of the next lists
             "recommended_per_seed": {t: recommended[:, t - 1].tolist() for t in checkpoints},
+            "recommended_per_trial": recommended.tolist(),  # per instance, every trial: for ``--gaps``
             "trials_to_target": trials_to_target(median),
             "trials_to_target_recommended": trials_to_target(median_recommended),
             "trials_to_target_recommended_interval": trials_to_target_interval(recommended),
@@ -458,11 +460,61 @@ def target_checks(paths: list[str], after: int = 10, picks_from: int = 15) -> st
     return "\n".join(lines)
 
 
+def trials_to_target_gap(mine: np.ndarray, theirs: np.ndarray, resamples: int = 1000) -> tuple[int, list[int]]:
+    """The first strategy's trials-to-target minus the second's, on the same instances (row i of each is one
+    instance), and the 10th and 90th percentile of that difference over bootstrap resamples of the instances,
+    both strategies resampled together; a target not reached counts as budget + 1."""
+    budget = mine.shape[1]
+
+    def gap(rows) -> int:
+        first, second = (trials_to_target(np.median(regrets[rows], axis=0)) or budget + 1 for regrets in (mine, theirs))
+        return first - second
+
+    rng = np.random.default_rng(0)
+    draws = [gap(rng.integers(0, len(mine), len(mine))) for _ in range(resamples)]
+    return gap(np.arange(len(mine))), [int(d) for d in np.quantile(draws, [0.1, 0.9], method="nearest")]
+
+
+def gaps_table(paths: list[str]) -> str:
+    """botorch-gp's trials-to-target against every other strategy's, per panel and design, on the instances they
+    share: each one's trials, botorch-gp's minus the rival's, and the 80% paired-bootstrap interval of that
+    difference (whether a gap of a few trials says more than the luck of the instances). Panels where neither
+    reaches the target are left out."""
+    gps: dict[tuple, dict] = {}
+    rivals: dict[tuple, dict[str, dict]] = {}
+    for path, options, entry in summary_entries(paths):
+        if "recommended_per_trial" not in entry:
+            raise SystemExit(f"{path}: made before per-trial regrets were saved; rerun its command (the cache "
+                             "makes that quick) to compare trials to the target with their spread")
+        if entry["strategy"] == "botorch-gp":
+            gps[(*panel_of(entry), f"{options}, {entry['protocol']}")] = entry
+        else:
+            rivals.setdefault(panel_of(entry), {})[entry["strategy"]] = entry
+    lines = ["| family | m | batch | noise | botorch-gp (options, design) | rival | trials to target: botorch-gp / "
+             "rival | difference | 80% interval |", "|" + "---|" * 9]
+    for (*panel, label), mine in sorted(gps.items()):
+        for rival, theirs in sorted(rivals.get(tuple(panel), {}).items()):
+            shared = sorted(set(mine["instances"]) & set(theirs["instances"]))
+            if not shared:
+                continue
+            curves = [np.array(entry["recommended_per_trial"])[[entry["instances"].index(i) for i in shared]]
+                      for entry in (mine, theirs)]
+            budget = curves[0].shape[1]
+            reached = [trials_to_target(np.median(curve, axis=0)) for curve in curves]
+            if reached == [None, None]:
+                continue
+            difference, (low, high) = trials_to_target_gap(*curves)
+            shown = " / ".join(str(t) if t else f">{budget}" for t in reached)
+            lines.append("| " + " | ".join([*map(str, panel), label, rival, shown, f"{difference:+d}",
+                                             f"{low:+d} to {high:+d}"]) + " |")
+    return "\n".join(lines)
+
+
 def regret_section(template: str, results: Path = RESULTS) -> str:
     """The docs' regret benchmark section: ``template`` with every ``{{kind:file ...}}`` replaced by the named
     output on those results files, so its tables are never typed by hand. Kinds: ``table``, ``table-gp``
     (header and botorch-gp rows), ``paired`` and ``paired-summary`` (``--paired``'s table, its counts),
-    ``versus`` and ``versus-summary`` (``--versus``'s table, its counts in a sentence), ``checks``."""
+    ``versus`` and ``versus-summary`` (``--versus``'s table, its counts in a sentence), ``checks``, ``gaps``."""
     def gp_rows(text: str) -> str:
         lines = text.splitlines()
         return "\n".join(lines[:2] + [line for line in lines[2:] if "botorch-gp" in line])
@@ -471,7 +523,7 @@ def regret_section(template: str, results: Path = RESULTS) -> str:
              "paired": lambda paths: paired_table(paths).split("\n\n")[0],
              "paired-summary": lambda paths: paired_table(paths).split("\n\n")[1],
              "versus": lambda paths: "\n".join(versus_comparison(*paths)[0]),
-             "versus-summary": lambda paths: versus_summary(*paths), "checks": target_checks}
+             "versus-summary": lambda paths: versus_summary(*paths), "checks": target_checks, "gaps": gaps_table}
 
     def expand(marker: re.Match) -> str:
         kind, paths = marker.group(1), [results / name for name in marker.group(2).split()]
@@ -530,6 +582,9 @@ def main() -> None:
     parser.add_argument("--checks", nargs="+", metavar="RESULTS",
                         help="print, per panel, where botorch-gp's recommendation is behind uniform (from trial 10) "
                              "and how often it is ahead of the best observed trial (from trial 15)")
+    parser.add_argument("--gaps", nargs="+", metavar="RESULTS",
+                        help="print botorch-gp's trials to the target minus each other strategy's, with the 80%% "
+                             "interval of that difference over paired bootstrap resamples of the instances")
     parser.add_argument("--docs", action="store_true",
                         help=f"regenerate the regret section of docs/optimizers.md from {SECTION_TEMPLATE.name} and "
                              "the results files it names")
@@ -546,6 +601,9 @@ def main() -> None:
         return
     if args.checks:
         print(target_checks(args.checks))
+        return
+    if args.gaps:
+        print(gaps_table(args.gaps))
         return
     if args.versus:
         print(versus_table(*args.versus))

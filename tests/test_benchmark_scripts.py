@@ -180,6 +180,34 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
         optimizers.paired_table([str(path)])
 
 
+def test_gaps_give_the_trials_to_target_difference_with_its_spread_over_instances(tmp_path, optimizers):
+
+    def run(strategy, instance, reached_at):
+        regret = [0.02] * (reached_at - 1) + [0.001] * (31 - reached_at)
+        return {"family": "mixing-law", "m": 5, "batch": 1, "noise": 0.01, "protocol": "own", "instance": instance,
+                "strategy": strategy, "regret": regret, "recommended_regret": regret, "in_sample_regret": regret,
+                "proposal_seconds": []}
+
+    # botorch-gp one trial ahead on every instance, though the instances themselves differ by four trials
+    gp = [run("botorch-gp", i, 18 if i % 2 else 22) for i in range(12)]
+    close = [run("quad-surface", i, 19 if i % 2 else 23) for i in reversed(range(12))]  # any order of instances
+    behind = [run("random", i, 31) for i in range(12)]  # never
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"settings": {"gp_options": "{}"},
+                                "summary": optimizers.summarise(gp + close + behind, [15, 30])}))
+
+    rows = {line.split(" | ")[5]: line for line in optimizers.gaps_table([str(path)]).splitlines()[2:]}
+    assert rows["quad-surface"].endswith("| 22 / 23 | -1 | -1 to -1 |")  # resampled in pairs: always one ahead
+    assert rows["random"].endswith("| 22 / >30 | -9 | -13 to -9 |")  # a target not reached counts as 31
+
+    stale = json.loads(path.read_text())
+    for entry in stale["summary"].values():
+        del entry["recommended_per_trial"]
+    path.write_text(json.dumps(stale))
+    with pytest.raises(SystemExit, match="made before per-trial regrets were saved"):
+        optimizers.gaps_table([str(path)])
+
+
 def test_versus_table_compares_two_settings_of_botorch_gp_on_the_same_instances(tmp_path, optimizers):
 
     def results(name, options, finals):
