@@ -354,13 +354,32 @@ def sign_test_cells(mine: dict, theirs: dict, at: tuple[int, ...], tally: dict[i
     return cells
 
 
-def per_seed_entries(paths: list[str]):
-    """``summary_entries``, refusing results files made before the per-instance regrets were saved."""
+def entries_with(paths: list[str], field: str, saved: str, purpose: str):
+    """``summary_entries``, refusing results files made before ``field`` (``saved``, in words) was kept: they
+    cannot serve ``purpose``, and rerunning their command from the cache adds it."""
     for path, options, entry in summary_entries(paths):
-        if "recommended_per_seed" not in entry:
-            raise SystemExit(f"{path}: made before per-seed regrets were saved; rerun its command (the cache "
-                             "makes that quick) to compare strategies seed by seed")
+        if field not in entry:
+            raise SystemExit(f"{path}: made before {saved} were saved; rerun its command (the cache makes that "
+                             f"quick) to {purpose}")
         yield path, options, entry
+
+
+def per_seed_entries(paths: list[str]):
+    """``summary_entries`` with the per-instance regrets at the checkpoints, for comparisons seed by seed."""
+    return entries_with(paths, "recommended_per_seed", "per-seed regrets", "compare strategies seed by seed")
+
+
+def gp_and_rivals(entries) -> tuple[dict[tuple, dict], dict[tuple, dict[str, dict]]]:
+    """From (path, options, entry) triples: botorch-gp's entries by (family, m, batch, noise, "options, design"),
+    and every other strategy's by panel, then name (the others do not depend on the design)."""
+    gps: dict[tuple, dict] = {}
+    rivals: dict[tuple, dict[str, dict]] = {}
+    for _, options, entry in entries:
+        if entry["strategy"] == "botorch-gp":
+            gps[(*panel_of(entry), f"{options}, {entry['protocol']}")] = entry
+        else:
+            rivals.setdefault(panel_of(entry), {})[entry["strategy"]] = entry
+    return gps, rivals
 
 
 def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
@@ -368,13 +387,7 @@ def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
     instances its recommendation has the lower true regret and on how many the higher (equal picks are
     neither), with the two-sided sign test's p-value; a trials-to-target gap of a few trials with p well above
     0.05 is the luck of the seeds."""
-    gps: dict[tuple, dict] = {}
-    rivals: dict[tuple, dict[str, dict]] = {}  # by panel, then name: the others do not depend on the protocol
-    for _, options, entry in per_seed_entries(paths):
-        if entry["strategy"] == "botorch-gp":
-            gps[(*panel_of(entry), f"{options}, {entry['protocol']}")] = entry
-        else:
-            rivals.setdefault(panel_of(entry), {})[entry["strategy"]] = entry
+    gps, rivals = gp_and_rivals(per_seed_entries(paths))
     header = ["family", "m", "batch", "noise", "botorch-gp (options, design)", "rival"]
     header += [f"after {t}: botorch-gp lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -480,16 +493,8 @@ def gaps_table(paths: list[str]) -> str:
     share: each one's trials, botorch-gp's minus the rival's, and the 80% paired-bootstrap interval of that
     difference (whether a gap of a few trials says more than the luck of the instances). Only rivals that reach
     the target are listed: they are what botorch-gp's trials are measured against."""
-    gps: dict[tuple, dict] = {}
-    rivals: dict[tuple, dict[str, dict]] = {}
-    for path, options, entry in summary_entries(paths):
-        if "recommended_per_trial" not in entry:
-            raise SystemExit(f"{path}: made before per-trial regrets were saved; rerun its command (the cache "
-                             "makes that quick) to compare trials to the target with their spread")
-        if entry["strategy"] == "botorch-gp":
-            gps[(*panel_of(entry), f"{options}, {entry['protocol']}")] = entry
-        else:
-            rivals.setdefault(panel_of(entry), {})[entry["strategy"]] = entry
+    gps, rivals = gp_and_rivals(entries_with(paths, "recommended_per_trial", "per-trial regrets",
+                                             "compare trials to the target with their spread"))
     lines = ["| family | m | batch | noise | botorch-gp (options, design) | rival | trials to target: botorch-gp / "
              "rival | difference | 80% interval |", "|" + "---|" * 9]
     for (*panel, label), mine in sorted(gps.items()):

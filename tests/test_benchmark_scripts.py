@@ -43,6 +43,16 @@ def run_script(monkeypatch, script: str, *args: str) -> None:
         assert not done.code
 
 
+def regret_run(strategy: str, instance: int, recommended: list[float], observed: list[float] | None = None,
+               **panel) -> dict:
+    """One cached benchmark run as ``run_one`` returns it: the recommendation's true regret per trial and the
+    best observed mixture's (the same unless given), on a panel that defaults to five domains, batch 1."""
+    observed = recommended if observed is None else observed
+    return {"family": "quadratic", "m": 5, "batch": 1, "noise": 0.01, "protocol": "own", **panel,
+            "instance": instance, "strategy": strategy, "regret": observed, "recommended_regret": recommended,
+            "in_sample_regret": observed, "proposal_seconds": []}
+
+
 def test_testbed_signal_quick_saves_the_panel_anova_and_margin(tmp_path, echo_plugin, write_config, monkeypatch,
                                                                 capsys):
     output = tmp_path / "signal"
@@ -152,10 +162,7 @@ def test_trials_to_target_comes_with_its_spread_over_seeds(optimizers):
 def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tmp_path, optimizers):
 
     def run(strategy, protocol, instance, final):
-        regret = [0.03] * 14 + [final] * 16
-        return {"family": "quadratic", "m": 5, "batch": 1, "noise": 0.02, "protocol": protocol, "instance": instance,
-                "strategy": strategy, "regret": regret, "recommended_regret": regret, "in_sample_regret": regret,
-                "proposal_seconds": []}
+        return regret_run(strategy, instance, [0.03] * 14 + [final] * 16, noise=0.02, protocol=protocol)
 
     gp = [run("botorch-gp", "own", i, 0.001 * i) for i in range(10)]  # instance 9: 0.009
     rival = [run("quadratic", "own", i, 0.005) for i in reversed(range(10))]  # lists need not be in instance order
@@ -183,10 +190,8 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
 def test_gaps_give_the_trials_to_target_difference_with_its_spread_over_instances(tmp_path, optimizers):
 
     def run(strategy, instance, reached_at):
-        regret = [0.02] * (reached_at - 1) + [0.001] * (31 - reached_at)
-        return {"family": "mixing-law", "m": 5, "batch": 1, "noise": 0.01, "protocol": "own", "instance": instance,
-                "strategy": strategy, "regret": regret, "recommended_regret": regret, "in_sample_regret": regret,
-                "proposal_seconds": []}
+        return regret_run(strategy, instance, [0.02] * (reached_at - 1) + [0.001] * (31 - reached_at),
+                          family="mixing-law")
 
     # botorch-gp one trial ahead on every instance, though the instances themselves differ by four trials
     gp = [run("botorch-gp", i, 18 if i % 2 else 22) for i in range(12)]
@@ -213,10 +218,8 @@ def test_gaps_give_the_trials_to_target_difference_with_its_spread_over_instance
 def test_versus_table_compares_two_settings_of_botorch_gp_on_the_same_instances(tmp_path, optimizers):
 
     def results(name, options, finals):
-        runs = [{"family": "mixing-law", "m": 8, "batch": 4, "noise": 0.01, "protocol": "own", "instance": i,
-                 "strategy": "botorch-gp", "regret": [0.03] * 15 + [final] * 15,
-                 "recommended_regret": [0.03] * 15 + [final] * 15, "in_sample_regret": [0.03] * 30,
-                 "proposal_seconds": []} for i, final in enumerate(finals)]
+        runs = [regret_run("botorch-gp", i, [0.03] * 15 + [final] * 15, family="mixing-law", m=8, batch=4)
+                for i, final in enumerate(finals)]
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps({"settings": {"gp_options": json.dumps(options)},
                                     "summary": optimizers.summarise(runs, [15, 30])}))
@@ -234,9 +237,7 @@ def test_target_checks_name_the_trials_behind_uniform_and_count_those_ahead_of_t
                                                                                                    optimizers):
 
     def run(strategy, recommended, observed):
-        return {"family": "multimodal", "m": 8, "batch": 4, "noise": 0.02, "protocol": "own", "instance": 0,
-                "strategy": strategy, "regret": observed, "recommended_regret": recommended,
-                "in_sample_regret": observed, "proposal_seconds": []}
+        return regret_run(strategy, 0, recommended, observed, family="multimodal", m=8, batch=4, noise=0.02)
 
     gp_recommended = [0.03] * 11 + [0.025] + [0.01] * 18  # behind uniform (0.02) at trials 10, 11 and 12
     gp_observed = [0.03] * 11 + [0.025] + [0.01] * 8 + [0.02] * 10  # best observed behind from trial 21
