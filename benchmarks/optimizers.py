@@ -292,10 +292,17 @@ def panel_of(entry: dict) -> tuple:
     return entry["family"], entry["m"], entry["batch"], entry["noise"]
 
 
-def markdown_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
+def reading_points(paths: list[str]) -> tuple[int, ...]:
+    """The trial counts the tables read regrets at: 15 and 30, and the budget of any results file that ran longer."""
+    budgets = {len(entry["median"]) for _, _, entry in summary_entries(paths)}
+    return (15, 30, *sorted(budget for budget in budgets if budget > 30))
+
+
+def markdown_table(paths: list[str], at: tuple[int, ...] | None = None) -> str:
     """The docs' table from results files: per family, batch and strategy (botorch-gp labelled by its
     options), the median true regret of the recommendation / of the best observed mixture after ``at``
-    trials, and trials-to-target of each."""
+    trials (``reading_points`` by default), and trials-to-target of each."""
+    at = at or reading_points(paths)
     rows = {}
     for _, options, entry in summary_entries(paths):
         label = entry["strategy"] + (f" ({options})" if entry["strategy"] == "botorch-gp" else "")
@@ -382,11 +389,12 @@ def gp_and_rivals(entries) -> tuple[dict[tuple, dict], dict[tuple, dict[str, dic
     return gps, rivals
 
 
-def paired_table(paths: list[str], at: tuple[int, ...] = (15, 30)) -> str:
-    """botorch-gp against every other strategy on the same problem instances: after ``at`` trials, on how many
-    instances its recommendation has the lower true regret and on how many the higher (equal picks are
-    neither), with the two-sided sign test's p-value; a trials-to-target gap of a few trials with p well above
-    0.05 is the luck of the seeds."""
+def paired_table(paths: list[str], at: tuple[int, ...] | None = None) -> str:
+    """botorch-gp against every other strategy on the same problem instances: after ``at`` trials
+    (``reading_points`` by default), on how many instances its recommendation has the lower true regret and on
+    how many the higher (equal picks are neither), with the two-sided sign test's p-value; a trials-to-target
+    gap of a few trials with p well above 0.05 is the luck of the seeds."""
+    at = at or reading_points(paths)
     gps, rivals = gp_and_rivals(per_seed_entries(paths))
     header = ["family", "m", "batch", "noise", "botorch-gp (options, design)", "rival"]
     header += [f"after {t}: botorch-gp lower / higher (p)" for t in at]

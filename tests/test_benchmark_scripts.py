@@ -187,6 +187,22 @@ def test_paired_table_counts_the_instances_where_botorch_gp_recommends_better(tm
         optimizers.paired_table([str(path)])
 
 
+def test_tables_read_a_longer_budget_at_its_end_as_well(tmp_path, optimizers):
+    """A suite run past 30 trials is read at 15, 30 and its budget: its last trials are what it was run for."""
+    gp = [regret_run("botorch-gp", i, [0.03] * 30 + [0.004] * 10, m=8) for i in range(6)]
+    rival = [regret_run("quad-surface", i, [0.02] * 40, m=8) for i in range(6)]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"settings": {"gp_options": "{}"},
+                                "summary": optimizers.summarise(gp + rival, [15, 30, 40])}))
+
+    table = optimizers.markdown_table([str(path)])
+    assert "| after 15: recommended / observed | after 30: recommended / observed | after 40: recommended / " \
+           "observed | trials to target |" in table
+    assert "| botorch-gp (default) | 0.0300 / 0.0300 | 0.0300 / 0.0300 | 0.0040 / 0.0040 | 31 / 31 |" in table
+    paired = optimizers.paired_table([str(path)])
+    assert "| 0 / 6 (0.031) | 0 / 6 (0.031) | 6 / 0 (0.031) |" in paired  # behind until 30, ahead at 40
+
+
 def test_gaps_give_the_trials_to_target_difference_with_its_spread_over_instances(tmp_path, optimizers):
 
     def run(strategy, instance, reached_at):
