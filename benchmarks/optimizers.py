@@ -292,9 +292,10 @@ def panel_of(entry: dict) -> tuple:
     return entry["family"], entry["m"], entry["batch"], entry["noise"]
 
 
-def reading_points(paths: list[str]) -> tuple[int, ...]:
-    """The trial counts the tables read regrets at: 15 and 30, and the budget of any results file that ran longer."""
-    budgets = {len(entry["median"]) for _, _, entry in summary_entries(paths)}
+def reading_points(entries) -> tuple[int, ...]:
+    """The trial counts the tables read the summary ``entries``' regrets at: 15 and 30, and the budget of any run
+    that went longer."""
+    budgets = {len(entry["median"]) for entry in entries}
     return (15, 30, *sorted(budget for budget in budgets if budget > 30))
 
 
@@ -302,9 +303,10 @@ def markdown_table(paths: list[str], at: tuple[int, ...] | None = None) -> str:
     """The docs' table from results files: per family, batch and strategy (botorch-gp labelled by its
     options), the median true regret of the recommendation / of the best observed mixture after ``at``
     trials (``reading_points`` by default), and trials-to-target of each."""
-    at = at or reading_points(paths)
+    entries = list(summary_entries(paths))
+    at = at or reading_points(entry for _, _, entry in entries)
     rows = {}
-    for _, options, entry in summary_entries(paths):
+    for _, options, entry in entries:
         label = entry["strategy"] + (f" ({options})" if entry["strategy"] == "botorch-gp" else "")
         rows[(*panel_of(entry), entry["protocol"], label)] = entry
     header = ["family", "m", "batch", "noise", "protocol", "strategy"]
@@ -394,8 +396,9 @@ def paired_table(paths: list[str], at: tuple[int, ...] | None = None) -> str:
     (``reading_points`` by default), on how many instances its recommendation has the lower true regret and on
     how many the higher (equal picks are neither), with the two-sided sign test's p-value; a trials-to-target
     gap of a few trials with p well above 0.05 is the luck of the seeds."""
-    at = at or reading_points(paths)
-    gps, rivals = gp_and_rivals(per_seed_entries(paths))
+    entries = list(per_seed_entries(paths))
+    at = at or reading_points(entry for _, _, entry in entries)
+    gps, rivals = gp_and_rivals(entries)
     header = ["family", "m", "batch", "noise", "botorch-gp (options, design)", "rival"]
     header += [f"after {t}: botorch-gp lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -413,10 +416,11 @@ def paired_table(paths: list[str], at: tuple[int, ...] | None = None) -> str:
     return "\n".join(lines)
 
 
-def versus_comparison(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> tuple[list[str], dict, str, str]:
-    """botorch-gp of one results file against that of another, in every panel and protocol both hold: the table's
-    lines, the count per t of comparisons each side wins at p < 0.05 (as ``sign_test_cells`` counts them),
-    and the two option labels."""
+def versus_comparison(first: str, second: str,
+                      at: tuple[int, ...] | None = None) -> tuple[list[str], dict, str, str]:
+    """botorch-gp of one results file against that of another, in every panel and protocol both hold, after
+    ``at`` trials (``reading_points`` by default): the table's lines, the count per t of comparisons each side
+    wins at p < 0.05 (as ``sign_test_cells`` counts them), and the two option labels."""
     def gps(path: str) -> tuple[str, dict]:
         entries = [(options, entry) for _, options, entry in per_seed_entries([path])
                    if entry["strategy"] == "botorch-gp"]
@@ -424,6 +428,7 @@ def versus_comparison(first: str, second: str, at: tuple[int, ...] = (15, 30)) -
         return label, {(*panel_of(entry), entry["protocol"]): entry for _, entry in entries}
 
     (mine_label, mine), (their_label, theirs) = gps(first), gps(second)
+    at = at or reading_points([*mine.values(), *theirs.values()])
     header = ["family", "m", "batch", "noise", "protocol"]
     header += [f"after {t}: {mine_label} lower / higher (p)" for t in at]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -434,7 +439,7 @@ def versus_comparison(first: str, second: str, at: tuple[int, ...] = (15, 30)) -
     return lines, verdicts, mine_label, their_label
 
 
-def versus_table(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str:
+def versus_table(first: str, second: str, at: tuple[int, ...] | None = None) -> str:
     """botorch-gp of one results file against botorch-gp of another (two settings of its options), instance by
     instance in every panel and protocol both hold, then the count of comparisons each side wins at p < 0.05."""
     lines, verdicts, mine_label, their_label = versus_comparison(first, second, at)
@@ -446,7 +451,7 @@ def versus_table(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str
     return "\n".join(lines)
 
 
-def versus_summary(first: str, second: str, at: tuple[int, ...] = (15, 30)) -> str:
+def versus_summary(first: str, second: str, at: tuple[int, ...] | None = None) -> str:
     """``versus_table``'s counts in one sentence, for a list item of the docs."""
     _, verdicts, mine_label, their_label = versus_comparison(first, second, at)
     return "; ".join(f"after {t} trials, {mine_label} significantly lower (p < 0.05) in {ours} of "

@@ -201,6 +201,8 @@ def test_tables_read_a_longer_budget_at_its_end_as_well(tmp_path, optimizers):
     assert "| botorch-gp (default) | 0.0300 / 0.0300 | 0.0300 / 0.0300 | 0.0040 / 0.0040 | 31 / 31 |" in table
     paired = optimizers.paired_table([str(path)])
     assert "| 0 / 6 (0.031) | 0 / 6 (0.031) | 6 / 0 (0.031) |" in paired  # behind until 30, ahead at 40
+    assert "| after 30: default lower / higher (p) | after 40: default lower / higher (p) |" in \
+        optimizers.versus_table(str(path), str(path))
 
 
 def test_gaps_give_the_trials_to_target_difference_with_its_spread_over_instances(tmp_path, optimizers):
