@@ -103,6 +103,22 @@ def strategy_options(job: dict) -> dict:
     return {}
 
 
+RECOMMENDATION_ONLY = ("recommendation",)  # botorch-gp options that change what it recommends, not what it proposes
+
+
+def proposals_run(job: dict) -> dict | None:
+    """The cached run whose proposals a job would repeat: for botorch-gp options that change only the
+    recommendation, the same job without them. Its history is replayed and only the recommendations are
+    computed anew, which costs a fraction of proposing again. None when there is no such run in the cache."""
+    if job["strategy"] != "botorch-gp" or not job.get("cache"):
+        return None
+    options = {key: value for key, value in job["gp_options"].items() if key not in RECOMMENDATION_ONLY}
+    if options == job["gp_options"]:
+        return None
+    path = Path(job["cache"]) / f"{job_key({**job, 'gp_options': options})}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def job_key(job: dict) -> str:
     options = json.dumps(strategy_options(job), sort_keys=True)
     return (f"{job['family']}-m{job['m']}-i{job['instance']}-{job['strategy']}-b{job['batch']}-n{job['noise']}-"
@@ -112,7 +128,9 @@ def job_key(job: dict) -> str:
 def run_one(job: dict) -> dict:
     """One strategy on one problem instance with one seed: the true regret over trials 1..budget of the best
     observed mixture and of the strategy's recommendation (its model's pick among the tried mixtures, asked
-    after every round; the best observed mixture for strategies without a model). Cached under ``cache``."""
+    after every round; the best observed mixture for strategies without a model). Cached under ``cache``. A
+    botorch-gp job whose options differ from a cached run's only in what it recommends replays that run's
+    proposals (``proposals_run``)."""
     cached = Path(job["cache"]) / f"{job_key(job)}.json" if job.get("cache") else None
     if cached is not None and cached.exists():
         return {**json.loads(cached.read_text()), "from_cache": True}
@@ -130,6 +148,7 @@ def run_one(job: dict) -> dict:
     seeded = strategy in SEEDED_BY_DESIGN or (strategy == "botorch-gp" and job["protocol"] == "paper")
     seeder = get_component("optimizers", "seed")(domains) if seeded else None
     history, proposal_seconds, observed_pick, recommended_pick = [], [], [], []
+    replay = proposals_run(job)
 
     def truth(mixture) -> float:
         return float(function(np.array(mixture.vector(domains))))
@@ -139,12 +158,16 @@ def run_one(job: dict) -> dict:
         started = time.perf_counter()
         if seeder is not None and len(history) < 2 * m + 1:  # the paper's seed runs come first
             mixtures = seeder.propose(history, n)
+        elif replay is not None:
+            mixtures = [Mixture(dict(zip(domains, row[:m]))) for row in replay["history"][len(history):len(history) + n]]
         else:
             mixtures = optimizer.propose(history, n)
             proposal_seconds.append(time.perf_counter() - started)
         for mixture in mixtures:
             w = np.array(mixture.vector(domains))
             score = float(function(w) + noise.normal(0, job["noise"]))
+            if replay is not None and score != replay["history"][len(history)][m]:
+                raise RuntimeError(f"{job_key(job)}: the replayed run's score {len(history) + 1} differs")
             history.append(Observation(mixture=Mixture(dict(zip(domains, w))), scores={"out_score": score}))
         observed = best_observed(history, "out_score").mixture
         recommended = observed
@@ -157,6 +180,8 @@ def run_one(job: dict) -> dict:
         recommended_pick += [optimum - truth(recommended)] * len(mixtures)
     truths = np.array([truth(o.mixture) for o in history])
     in_sample = [optimum - truths[:t].max() for t in range(1, budget + 1)]
+    if replay is not None:
+        proposal_seconds = replay["proposal_seconds"]  # the proposals are the replayed run's
     result = {**job, "regret": observed_pick, "recommended_regret": recommended_pick, "in_sample_regret": in_sample,
               "proposal_seconds": proposal_seconds,
               "history": [[*o.mixture.vector(domains), o.scores["out_score"]] for o in history]}  # for later analysis

@@ -148,6 +148,25 @@ def test_optimizer_regret_scores_the_recommendation_and_the_best_observed(tmp_pa
     assert (tmp_path / "optimizers.png").stat().st_size > 1000
 
 
+def test_a_recommendation_option_replays_the_cached_proposals(tmp_path, optimizers, monkeypatch):
+    """botorch-gp options that change only the recommendation reuse a cached run's proposals: the same
+    history, and the recommendations computed anew (with the default spelled out, exactly the cached ones)."""
+    job = {"family": "multimodal", "m": 3, "instance": 0, "strategy": "botorch-gp", "batch": 2, "budget": 8,
+           "noise": 0.02, "protocol": "own", "gp_options": {"num_restarts": 2, "raw_samples": 32},
+           "cache": str(tmp_path)}
+    proposed = optimizers.run_one(job)
+    from modomodo_plugins.botorch_gp.gp import GaussianProcessOptimizer
+
+    monkeypatch.setattr(GaussianProcessOptimizer, "propose", lambda *args: pytest.fail("proposed again"))
+    spelled_out = optimizers.run_one({**job, "gp_options": {**job["gp_options"], "recommendation": "proposal-model"}})
+    assert spelled_out["history"] == proposed["history"]
+    assert spelled_out["recommended_regret"] == proposed["recommended_regret"]
+    assert spelled_out["proposal_seconds"] == proposed["proposal_seconds"]
+    evidence = optimizers.run_one({**job, "gp_options": {**job["gp_options"], "recommendation": "evidence"}})
+    assert evidence["history"] == proposed["history"] and len(evidence["recommended_regret"]) == 8
+    assert len(list(tmp_path.iterdir())) == 3  # each cached under its own options
+
+
 def test_trials_to_target_comes_with_its_spread_over_seeds(optimizers):
 
     falling = np.linspace(0.02, 0.0, 30)  # reaches 0.005 at trial 23

@@ -132,6 +132,30 @@ def test_the_scheffe_kernel_learns_a_known_quadratic_from_few_runs():
     assert scheffe(anywhere.mixture.vector(DOMAINS)) > best - 0.005
 
 
+def test_the_evidence_model_gives_a_known_quadratic_to_its_quadratic_part():
+    observed = scheffe_runs()  # 16 runs, noise sd 0.002: nearly all signal, and quadratic
+    model, _ = gp(recommendation="evidence")._evidence_model(observed)
+    quadratic, smooth = model.covar_module.kernels
+    with torch.no_grad():
+        quadratic_variance = float(quadratic(model.train_inputs[0]).to_dense().diagonal().mean())
+    noise = float(model.likelihood.noise.mean())
+    assert noise <= 0.1 and float(smooth.outputscale.detach()) < 0.1 * quadratic_variance  # the signal is the quadratic's
+    anywhere = gp(recommendation="evidence").recommend(observed)[1]
+    grid = np.random.default_rng(2).dirichlet(np.ones(4), 20000)
+    assert scheffe(anywhere.mixture.vector(DOMAINS)) > max(scheffe(w) for w in grid) - 0.005
+
+
+def test_the_evidence_model_learns_the_noise_from_repeated_runs():
+    """Ten mixtures run three times each, noise sd 0.02 on a gentle surface: the repeats pin the noise down,
+    and the noise the evidence model chooses from its grid of shares is about that."""
+    rng = np.random.default_rng(5)
+    observed = [Observation(Mixture.normalised(zip(DOMAINS, w)), {"out_score": score(w) + rng.normal(0, 0.02)})
+                for w in rng.dirichlet(np.ones(4), 10) for _ in range(3)]
+    model, _ = gp(recommendation="evidence")._evidence_model(observed)
+    noise_sd = float(model.likelihood.noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze())
+    assert 0.01 < noise_sd < 0.04
+
+
 def test_the_quadratic_prior_mean_is_the_quadratic_strategys_fit_and_helps_on_a_quadratic():
     observed = scheffe_runs()
     optimizer = gp()  # the default mean

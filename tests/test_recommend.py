@@ -32,11 +32,12 @@ def lucky_history():
     return history, Mixture.normalised(zip(DOMAINS, points[lucky]))
 
 
-@pytest.mark.parametrize("strategy", ["botorch-gp", "quadratic"])
-def test_the_model_does_not_pick_the_lucky_trial(strategy):
+@pytest.mark.parametrize("strategy, options", [("botorch-gp", {}), ("botorch-gp", {"recommendation": "evidence"}),
+                                               ("botorch-gp", {"recommendation": "auto"}), ("quadratic", {})])
+def test_the_model_does_not_pick_the_lucky_trial(strategy, options):
     history, lucky = lucky_history()
     assert best_observed(history, "out_score").mixture == lucky
-    tried, anywhere = get_component("optimizers", strategy)(DOMAINS, seed=0).recommend(history)
+    tried, anywhere = get_component("optimizers", strategy)(DOMAINS, seed=0, **options).recommend(history)
     true_scores = {o.mixture: truth(o.mixture.vector(DOMAINS)) for o in history}
     assert tried.among == "tried" and tried.mixture != lucky
     assert true_scores[tried.mixture] >= sorted(true_scores.values())[-3]  # one of the three truly best tried

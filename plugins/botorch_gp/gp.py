@@ -34,7 +34,8 @@ from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import draw_sobol_normal_samples, sample_simplex
 from botorch.utils.transforms import concatenate_pending_points, t_batch_mode_transform
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
-from gpytorch.kernels import LinearKernel, ScaleKernel
+from gpytorch.distributions import MultivariateNormal
+from gpytorch.kernels import LinearKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -59,6 +60,7 @@ class GPOptions:
     lengthscales: Literal["shared", "per-domain"] = "shared"  # the RBF or Matern part's: one for all domains, or ARD
     mean: Literal["constant", "quadratic"] = "quadratic"  # the GP's prior mean: a learnt level, or a ridge quadratic
     acquisition: Literal["noisy-ei", "knowledge-gradient"] = "noisy-ei"  # what a proposal maximises
+    recommendation: Literal["proposal-model", "evidence", "auto"] = "proposal-model"  # the GP whose posterior mean picks
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
     mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
@@ -66,6 +68,12 @@ class GPOptions:
 
 MINIMUM_TO_FIT = 2
 MAX_PROPOSALS = 64
+# recommendation = "evidence": the settings its GP is chosen among by marginal likelihood (all 504 combinations)
+EVIDENCE_GRID = {
+    "lengthscale": (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0),  # the RBF part's; the simplex's diameter is 1.41
+    "quadratic_share": (0.0, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0),  # of the signal's variance, the Bayesian quadratic's
+    "noise_share": (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9),  # of the standardised scores' variance
+}
 
 
 class GaussianProcessOptimizer:
@@ -144,6 +152,20 @@ class GaussianProcessOptimizer:
         fitted = self._model(history)
         torch.manual_seed(call_seed)
         return fitted
+
+    def _evidence_model(self, history):
+        """``evidence_model`` on the history, as ``(model, inputs)``."""
+        if len(history) < MINIMUM_TO_FIT:
+            raise HistoryError(f"botorch-gp: needs at least {MINIMUM_TO_FIT} scored runs to fit a GP, "
+                               f"the history has {len(history)}")
+        weights, target, variance = self._training_data(history)
+        if np.ptp(target) == 0:
+            raise HistoryError(f"botorch-gp: every run has the same {self.objective} ({target[0]:g}); "
+                               "a GP cannot learn anything from that")
+        train_x = torch.tensor(weights, dtype=torch.float64)
+        train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
+        variance = None if variance is None else torch.tensor(variance, dtype=torch.float64)
+        return evidence_model(train_x, train_y, variance, learn_noise=self.options.noise != "observed"), train_x
 
     def _candidate_kernels(self) -> tuple[str, ...]:
         return KERNELS if self.options.kernel == "auto" else (self.options.kernel,)
@@ -259,10 +281,17 @@ class GaussianProcessOptimizer:
     def recommend(self, history: Sequence[Observation], over_simplex: bool = True) -> list[Recommendation]:
         """The posterior mean's maximiser among the tried mixtures (the pick that does not chase one lucky
         noisy score), then (``over_simplex``) over the whole simplex, each with the model's mean and sd of the
-        score there."""
+        score there. The model is the proposals' GP, ``evidence_model``'s (``recommendation = "evidence"``), or
+        for ``"auto"`` the one of the two whose exact leave-one-out predictions give the scores the higher density."""
         history_arrays(history, self.domains)
         with self._seeded(history) as call_seed:
-            model, train_x = self._fitted_model(history, call_seed)
+            if self.options.recommendation == "evidence":
+                model, train_x = self._evidence_model(history)
+            elif self.options.recommendation == "auto":  # the one that predicts left-out runs better
+                candidates = [self._fitted_model(history, call_seed), self._evidence_model(history)]
+                model, train_x = max(candidates, key=lambda candidate: loo_log_density(candidate[0]))
+            else:
+                model, train_x = self._fitted_model(history, call_seed)
             points = torch.unique(train_x, dim=0)
             tried = len(points)
             if over_simplex:
@@ -297,6 +326,52 @@ class GaussianProcessOptimizer:
             "noise_sd": float(noise.mean().sqrt() * model.outcome_transform.stdvs.squeeze()),
             "loo_log_density": float(loo_log_density(model)),
         }
+
+
+def evidence_model(train_x, train_y, variance=None, learn_noise: bool = True) -> SingleTaskGP:
+    """A GP for the recommendation: a Bayesian Scheffe quadratic (a linear kernel on the centred features
+    [w, 4 w_i w_j]) plus an RBF part plus noise, on the standardised scores, with the quadratic's share of the
+    signal, the RBF lengthscale and the noise's share of the variance those of ``EVIDENCE_GRID`` that give
+    the scores the highest marginal likelihood. Shares that sum to the scores' variance, and a grid in place of
+    a gradient fit, keep it from the two ends a MAP fit of the proposals' GP falls into on a rugged surface
+    with few noisy runs: noise explained as wiggles (the pick is then the luckiest run) or a flat kernel
+    (the pick is then a near-flat quadratic's maximum). ``variance``: the runs' observed noise, added to the
+    learnt share (``learn_noise``) or the whole noise."""
+    m = train_x.shape[-1]
+    centre = ScheffeFeatures().transform(train_x).mean(dim=0)
+    quadratic = LinearKernel(active_dims=list(range(len(centre))))
+    smooth = ScaleKernel(RBFKernel(active_dims=list(range(m))))
+    model = SingleTaskGP(train_x, train_y, likelihood=FixedNoiseGaussianLikelihood(noise=torch.ones(len(train_y))),
+                         outcome_transform=Standardize(m=1), input_transform=ScheffeFeatures(centre=centre),
+                         covar_module=quadratic + smooth)
+    model.eval()  # in eval mode the inputs are stored transformed, and the targets standardised
+    inputs, scores = model.train_inputs[0], model.train_targets
+    observed = torch.zeros(len(scores), dtype=torch.float64) if variance is None else \
+        variance / model.outcome_transform.stdvs.squeeze() ** 2
+    noise_shares = EVIDENCE_GRID["noise_share"] if learn_noise else (0.0,)
+    with torch.no_grad():
+        quadratic.variance = 1.0
+        quadratic_matrix = quadratic(inputs).to_dense()
+        quadratic_scale = quadratic_matrix.diagonal().mean().clamp_min(1e-12)
+        settings, covariances = [], []
+        for lengthscale in EVIDENCE_GRID["lengthscale"]:
+            smooth.base_kernel.lengthscale = lengthscale
+            smooth_matrix = smooth.base_kernel(inputs).to_dense()
+            for share in EVIDENCE_GRID["quadratic_share"]:
+                signal = share * quadratic_matrix / quadratic_scale + (1 - share) * smooth_matrix
+                for noise in noise_shares:
+                    settings.append((lengthscale, share, noise))
+                    covariances.append((1 - noise) * signal + torch.diag(noise + observed))
+        evidence = MultivariateNormal(torch.zeros_like(scores), torch.stack(covariances)).log_prob(scores)
+        lengthscale, share, noise = settings[int(torch.argmax(evidence))]
+        quadratic.variance = max((1 - noise) * share / float(quadratic_scale), 1e-9)
+        smooth.outputscale = max((1 - noise) * (1 - share), 1e-9)
+        smooth.base_kernel.lengthscale = lengthscale
+        model.likelihood.noise = (noise + observed).clamp_min(1e-9)
+    model.kernel_name = (f"evidence grid: Scheffe quadratic {share:.0%} of the signal, RBF lengthscale "
+                         f"{lengthscale:g}, noise {noise:.0%} of the variance")
+    model.has_quadratic_mean = False
+    return model
 
 
 class TriedKnowledgeGradient(AcquisitionFunction):
@@ -385,17 +460,20 @@ def fidelity_bias_kernel(m: int):
 
 
 class ScheffeFeatures(InputTransform, torch.nn.Module):
-    """Maps w to [w, 4 w_i w_j for i < j]: the Scheffe quadratic's terms, the first m of them w itself."""
+    """Maps w to [w, 4 w_i w_j for i < j]: the Scheffe quadratic's terms, the first m of them w itself; minus
+    ``centre`` when given (a linear kernel on centred features leaves the scores' level to the mean)."""
 
-    def __init__(self):
+    def __init__(self, centre: torch.Tensor | None = None):
         super().__init__()
         self.transform_on_train = True
         self.transform_on_eval = True
         self.transform_on_fantasize = True
+        self.centre = centre
 
     def transform(self, X):
         rows, cols = scheffe_pairs(X.shape[-1])
-        return torch.cat([X, 4 * X[..., rows] * X[..., cols]], dim=-1)
+        features = torch.cat([X, 4 * X[..., rows] * X[..., cols]], dim=-1)
+        return features if self.centre is None else features - self.centre
 
 
 def scheffe_pairs(m: int) -> tuple[list[int], list[int]]:
