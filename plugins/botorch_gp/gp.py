@@ -127,16 +127,10 @@ class GaussianProcessOptimizer:
     def _model(self, history):
         """The fitted GP: the ``kernel`` option's, or for ``auto`` the candidate whose exact leave-one-out
         predictions give the observed scores the highest log density."""
-        if len(history) < MINIMUM_TO_FIT:
-            raise HistoryError(f"botorch-gp: needs at least {MINIMUM_TO_FIT} scored runs to fit a GP, "
-                               f"the history has {len(history)}")
-        weights, target, variance = self._training_data(history)
+        weights, target, variance = self._fit_data(history)
         key = (weights.tobytes(), target.tobytes(), None if variance is None else variance.tobytes())
         if self._last_fit is not None and self._last_fit[0] == key:
             return self._last_fit[1]
-        if np.ptp(target) == 0:
-            raise HistoryError(f"botorch-gp: every run has the same {self.objective} ({target[0]:g}); "
-                               "a GP cannot learn anything from that")
         train_x = torch.tensor(weights, dtype=torch.float64)
         train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
         kernels = self._candidate_kernels()
@@ -153,8 +147,8 @@ class GaussianProcessOptimizer:
         torch.manual_seed(call_seed)
         return fitted
 
-    def _evidence_model(self, history):
-        """``evidence_model`` on the history, as ``(model, inputs)``."""
+    def _fit_data(self, history):
+        """``_training_data`` after the checks every fit needs: enough runs, and scores that differ."""
         if len(history) < MINIMUM_TO_FIT:
             raise HistoryError(f"botorch-gp: needs at least {MINIMUM_TO_FIT} scored runs to fit a GP, "
                                f"the history has {len(history)}")
@@ -162,6 +156,11 @@ class GaussianProcessOptimizer:
         if np.ptp(target) == 0:
             raise HistoryError(f"botorch-gp: every run has the same {self.objective} ({target[0]:g}); "
                                "a GP cannot learn anything from that")
+        return weights, target, variance
+
+    def _evidence_model(self, history):
+        """``evidence_model`` on the history, as ``(model, inputs)``."""
+        weights, target, variance = self._fit_data(history)
         train_x = torch.tensor(weights, dtype=torch.float64)
         train_y = torch.tensor(target, dtype=torch.float64).unsqueeze(-1)
         variance = None if variance is None else torch.tensor(variance, dtype=torch.float64)
@@ -332,11 +331,11 @@ def evidence_model(train_x, train_y, variance=None, learn_noise: bool = True) ->
     """A GP for the recommendation: a Bayesian Scheffe quadratic (a linear kernel on the centred features
     [w, 4 w_i w_j]) plus an RBF part plus noise, on the standardised scores, with the quadratic's share of the
     signal, the RBF lengthscale and the noise's share of the variance those of ``EVIDENCE_GRID`` that give
-    the scores the highest marginal likelihood. Shares that sum to the scores' variance, and a grid in place of
-    a gradient fit, keep it from the two ends a MAP fit of the proposals' GP falls into on a rugged surface
-    with few noisy runs: noise explained as wiggles (the pick is then the luckiest run) or a flat kernel
-    (the pick is then a near-flat quadratic's maximum). ``variance``: the runs' observed noise, added to the
-    learnt share (``learn_noise``) or the whole noise."""
+    the scores the highest marginal likelihood. On a rugged surface with few noisy runs the proposals' GP, a MAP
+    fit from priors that expect little noise, often explains the noise as wiggles (its pick is then the luckiest
+    run) or fits a flat kernel (its pick is then a near-flat quadratic's maximum); shares that sum to the
+    scores' variance, chosen on a grid, do so less often (measured in docs/optimizers.md). ``variance``: the
+    runs' observed noise, added to the learnt share (``learn_noise``) or the whole noise."""
     m = train_x.shape[-1]
     centre = ScheffeFeatures().transform(train_x).mean(dim=0)
     quadratic = LinearKernel(active_dims=list(range(len(centre))))
