@@ -352,12 +352,13 @@ def evidence_model(train_x, train_y, variance=None, learn_noise: bool = True) ->
         quadratic.variance = 1.0
         quadratic_matrix = quadratic(inputs).to_dense()
         quadratic_scale = quadratic_matrix.diagonal().mean().clamp_min(1e-12)
+        quadratic_matrix = quadratic_matrix / quadratic_scale  # unit mean variance, like the RBF part's
         settings, covariances = [], []
         for lengthscale in EVIDENCE_GRID["lengthscale"]:
             smooth.base_kernel.lengthscale = lengthscale
             smooth_matrix = smooth.base_kernel(inputs).to_dense()
             for share in EVIDENCE_GRID["quadratic_share"]:
-                signal = share * quadratic_matrix / quadratic_scale + (1 - share) * smooth_matrix
+                signal = share * quadratic_matrix + (1 - share) * smooth_matrix
                 for noise in noise_shares:
                     settings.append((lengthscale, share, noise))
                     covariances.append((1 - noise) * signal + torch.diag(noise + observed))
@@ -367,9 +368,6 @@ def evidence_model(train_x, train_y, variance=None, learn_noise: bool = True) ->
         smooth.outputscale = max((1 - noise) * (1 - share), 1e-9)
         smooth.base_kernel.lengthscale = lengthscale
         model.likelihood.noise = (noise + observed).clamp_min(1e-9)
-    model.kernel_name = (f"evidence grid: Scheffe quadratic {share:.0%} of the signal, RBF lengthscale "
-                         f"{lengthscale:g}, noise {noise:.0%} of the variance")
-    model.has_quadratic_mean = False
     return model
 
 
