@@ -103,20 +103,27 @@ def strategy_options(job: dict) -> dict:
     return {}
 
 
-RECOMMENDATION_ONLY = ("recommendation",)  # botorch-gp options that change what it recommends, not what it proposes
+RECOMMENDATION_ONLY = ("recommendation", "confidence_over_uniform")  # botorch-gp options that change what it recommends, not what it proposes
 
 
 def proposals_run(job: dict) -> dict | None:
-    """The cached run whose proposals a job would repeat: for botorch-gp options that change only the
-    recommendation, the same job without them. Its history is replayed and only the recommendations are
-    computed anew, which costs a fraction of proposing again. None when there is no such run in the cache."""
-    if job["strategy"] != "botorch-gp" or not job.get("cache"):
+    """A cached run whose proposals a botorch-gp job would repeat: the same job with other settings of the
+    options that change only the recommendation (the default's included). Its history is replayed and only
+    the recommendations are computed anew, which costs a fraction of proposing again. None when there is no
+    such run in the cache."""
+    if job["strategy"] != "botorch-gp" or not job.get("cache") or not Path(job["cache"]).is_dir():
         return None
-    options = {key: value for key, value in job["gp_options"].items() if key not in RECOMMENDATION_ONLY}
-    if options == job["gp_options"]:
-        return None
-    path = Path(job["cache"]) / f"{job_key({**job, 'gp_options': options})}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+
+    def proposing(options: dict) -> dict:
+        return {key: value for key, value in options.items() if key not in RECOMMENDATION_ONLY}
+
+    prefix = job_key({**job, "gp_options": {}}).removesuffix("{}")
+    for path in sorted(Path(job["cache"]).iterdir()):
+        if path.name.startswith(prefix) and path.name != f"{job_key(job)}.json":
+            run = json.loads(path.read_text())
+            if proposing(run["gp_options"]) == proposing(job["gp_options"]):
+                return run
+    return None
 
 
 def job_key(job: dict) -> str:

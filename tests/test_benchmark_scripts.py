@@ -167,6 +167,23 @@ def test_a_recommendation_option_replays_the_cached_proposals(tmp_path, optimize
     assert len(list(tmp_path.iterdir())) == 3  # each cached under its own options
 
 
+def test_the_default_replays_proposals_cached_under_a_recommendation_option(tmp_path, optimizers, monkeypatch):
+    """A run made with only a recommendation option set serves the default's proposals too, so the two are
+    compared on the same mixtures; a run whose proposals would differ is not replayed."""
+    proposing = {"num_restarts": 2, "raw_samples": 32}
+    job = {"family": "multimodal", "m": 3, "instance": 0, "strategy": "botorch-gp", "batch": 2, "budget": 8,
+           "noise": 0.02, "protocol": "own", "gp_options": {**proposing, "confidence_over_uniform": 0.9},
+           "cache": str(tmp_path)}
+    guarded = optimizers.run_one(job)
+    from modomodo_plugins.botorch_gp.gp import GaussianProcessOptimizer
+
+    monkeypatch.setattr(GaussianProcessOptimizer, "propose", lambda *args: pytest.fail("proposed again"))
+    default = optimizers.run_one({**job, "gp_options": proposing})
+    assert default["history"] == guarded["history"] and default["gp_options"] == proposing
+    with pytest.raises(pytest.fail.Exception, match="proposed again"):
+        optimizers.run_one({**job, "gp_options": {**proposing, "num_restarts": 3}})
+
+
 def test_trials_to_target_comes_with_its_spread_over_seeds(optimizers):
 
     falling = np.linspace(0.02, 0.0, 30)  # reaches 0.005 at trial 23

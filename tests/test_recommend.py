@@ -47,6 +47,30 @@ def test_the_model_does_not_pick_the_lucky_trial(strategy, options):
     assert truth(anywhere.mixture.vector(DOMAINS)) >= max(true_scores.values()) - 0.01
 
 
+def test_an_uncertain_lead_over_the_uniform_mixture_keeps_the_uniform_mixture():
+    """A flat surface measured with noise 0.02: some mixture always scores above the uniform one by luck. With
+    ``confidence_over_uniform`` the model keeps the uniform mixture; without it, it moves to a lucky one."""
+    rng = np.random.default_rng(5)
+    points = np.vstack([np.full(3, 1 / 3), rng.dirichlet(np.ones(3), 15)])
+    history = [Observation(Mixture.normalised(zip(DOMAINS, p)), {"out_score": 0.5 + rng.normal(0, 0.02)})
+               for p in points]
+    uniform = Mixture.uniform(DOMAINS)
+    gp = get_component("optimizers", "botorch-gp")
+    assert gp(DOMAINS, seed=0).recommend(history, over_simplex=False)[0].mixture != uniform
+    [kept] = gp(DOMAINS, seed=0, confidence_over_uniform=0.9).recommend(history, over_simplex=False)
+    assert kept.mixture == uniform and kept.among == "tried"
+
+
+def test_a_clear_lead_over_the_uniform_mixture_is_recommended():
+    history, _ = lucky_history()
+    uniform = Mixture.uniform(DOMAINS)
+    history.append(Observation(uniform, {"out_score": truth(uniform.vector(DOMAINS)), "out_score_stderr": 0.01}))
+    gp = get_component("optimizers", "botorch-gp")
+    plain = gp(DOMAINS, seed=0).recommend(history, over_simplex=False)[0]
+    guarded = gp(DOMAINS, seed=0, confidence_over_uniform=0.9).recommend(history, over_simplex=False)[0]
+    assert guarded.mixture == plain.mixture != uniform
+
+
 def test_a_strategy_without_a_model_recommends_the_best_observed_mean():
     history, lucky = lucky_history()
     [pick] = recommend(get_component("optimizers", "random")(DOMAINS, seed=0), history, "out_score")

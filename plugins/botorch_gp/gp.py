@@ -61,6 +61,9 @@ class GPOptions:
     mean: Literal["constant", "quadratic"] = "quadratic"  # the GP's prior mean: a learnt level, or a ridge quadratic
     acquisition: Literal["noisy-ei", "knowledge-gradient"] = "noisy-ei"  # what a proposal maximises
     recommendation: Literal["proposal-model", "evidence", "auto"] = "proposal-model"  # the GP whose posterior mean picks
+    # the posterior probability with which the pick must beat the uniform mixture, where that was tried, to be
+    # recommended instead of it (0: the pick is recommended however uncertain its lead)
+    confidence_over_uniform: float = attrs.field(default=0.0, validator=between(0, 0.999))
     num_restarts: int = attrs.field(default=8, validator=between(1, 256))
     raw_samples: int = attrs.field(default=256, validator=between(1, 65_536))
     mc_samples: int = attrs.field(default=128, validator=between(1, 65_536))
@@ -298,10 +301,28 @@ class GaussianProcessOptimizer:
             with torch.no_grad():
                 posterior = model.posterior(points)
                 mean, sd = posterior.mean.squeeze(-1), posterior.variance.squeeze(-1).clamp_min(0).sqrt()
-        pick = int(torch.argmax(mean[:tried]))
+                pick = self._guarded_pick(history, model, points[:tried], mean[:tried])
         picks = [(pick, "tried")] + ([(tried, "simplex")] if over_simplex else [])
         return [Recommendation(mixture=Mixture.normalised(zip(self.domains, points[i].tolist())), among=among,
                                predicted=float(mean[i]), sd=float(sd[i])) for i, among in picks]
+
+    def _guarded_pick(self, history, model, tried: torch.Tensor, mean: torch.Tensor) -> int:
+        """The index of the tried mixture with the highest posterior mean, or of the uniform mixture where that
+        was tried and the leader beats it with a probability below ``confidence_over_uniform``. The probability
+        is the evidence GP's, whichever model picked: its noise is fitted with the surface's shape, where the
+        proposals' GP can explain noise on a flat surface as a bumpy surface and be sure of a lucky lead."""
+        pick = int(torch.argmax(mean))
+        m = tried.shape[-1]
+        uniform = torch.nonzero((tried - 1.0 / m).abs().amax(dim=-1) < 1e-9).flatten()
+        if self.options.confidence_over_uniform == 0 or len(uniform) == 0 or int(uniform[0]) == pick:
+            return pick
+        judge = model if self.options.recommendation == "evidence" else self._evidence_model(history)[0]
+        both = judge.posterior(tried[[pick, int(uniform[0])]])
+        covariance = both.distribution.covariance_matrix
+        lead_sd = (covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]).clamp_min(1e-24).sqrt()
+        lead = both.mean[0, 0] - both.mean[1, 0]
+        confidence = torch.distributions.Normal(0.0, 1.0).cdf(lead / lead_sd)
+        return pick if confidence >= self.options.confidence_over_uniform else int(uniform[0])
 
     def diagnostics(self, history: Sequence[Observation]) -> dict:
         """Exact leave-one-out predictions at the fitted hyperparameters (Rasmussen & Williams eq. 5.12)."""
