@@ -119,7 +119,7 @@ def proposals_run(job: dict) -> dict | None:
 
     prefix = job_key({**job, "gp_options": {}}).removesuffix("{}")
     for path in sorted(Path(job["cache"]).iterdir()):
-        if path.name.startswith(prefix) and path.name != f"{job_key(job)}.json":
+        if path.name.startswith(prefix):
             run = json.loads(path.read_text())
             if proposing(run["gp_options"]) == proposing(job["gp_options"]):
                 return run

@@ -287,10 +287,11 @@ class GaussianProcessOptimizer:
         for ``"auto"`` the one of the two whose exact leave-one-out predictions give the scores the higher density."""
         history_arrays(history, self.domains)
         with self._seeded(history) as call_seed:
+            evidence = self._evidence_model(history) if self.options.recommendation != "proposal-model" else None
             if self.options.recommendation == "evidence":
-                model, train_x = self._evidence_model(history)
+                model, train_x = evidence
             elif self.options.recommendation == "auto":  # the one that predicts left-out runs better
-                candidates = [self._fitted_model(history, call_seed), self._evidence_model(history)]
+                candidates = [self._fitted_model(history, call_seed), evidence]
                 model, train_x = max(candidates, key=lambda candidate: loo_log_density(candidate[0]))
             else:
                 model, train_x = self._fitted_model(history, call_seed)
@@ -301,22 +302,23 @@ class GaussianProcessOptimizer:
             with torch.no_grad():
                 posterior = model.posterior(points)
                 mean, sd = posterior.mean.squeeze(-1), posterior.variance.squeeze(-1).clamp_min(0).sqrt()
-                pick = self._guarded_pick(history, model, points[:tried], mean[:tried])
+                pick = self._guarded_pick(history, evidence, points[:tried], mean[:tried])
         picks = [(pick, "tried")] + ([(tried, "simplex")] if over_simplex else [])
         return [Recommendation(mixture=Mixture.normalised(zip(self.domains, points[i].tolist())), among=among,
                                predicted=float(mean[i]), sd=float(sd[i])) for i, among in picks]
 
-    def _guarded_pick(self, history, model, tried: torch.Tensor, mean: torch.Tensor) -> int:
+    def _guarded_pick(self, history, evidence, tried: torch.Tensor, mean: torch.Tensor) -> int:
         """The index of the tried mixture with the highest posterior mean, or of the uniform mixture where that
         was tried and the leader beats it with a probability below ``confidence_over_uniform``. The probability
         is the evidence GP's, whichever model picked: its noise is fitted with the surface's shape, where the
-        proposals' GP can explain noise on a flat surface as a bumpy surface and be sure of a lucky lead."""
+        proposals' GP can explain noise on a flat surface as a bumpy surface and be sure of a lucky lead.
+        ``evidence``: that GP and its inputs where ``recommend`` fitted it already, else None."""
         pick = int(torch.argmax(mean))
         m = tried.shape[-1]
         uniform = torch.nonzero((tried - 1.0 / m).abs().amax(dim=-1) < 1e-9).flatten()
         if self.options.confidence_over_uniform == 0 or len(uniform) == 0 or int(uniform[0]) == pick:
             return pick
-        judge = model if self.options.recommendation == "evidence" else self._evidence_model(history)[0]
+        judge, _ = evidence if evidence is not None else self._evidence_model(history)
         both = judge.posterior(tried[[pick, int(uniform[0])]])
         covariance = both.distribution.covariance_matrix
         lead_sd = (covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]).clamp_min(1e-24).sqrt()
